@@ -1,0 +1,27 @@
+import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+
+/**
+ * Registered with `global: false`: only routes that opt in (POST /degrade)
+ * are limited, so streaming and reads are never slowed by it.
+ */
+export default fp(async function rateLimitPlugin (fastify) {
+  await fastify.register(rateLimit, { global: false })
+}, { name: 'rate-limit', dependencies: ['config'] })
+
+/**
+ * The client as the rate limiter sees it. Behind one reverse proxy
+ * (TRUST_PROXY=true) every request comes from the proxy, so the real client is
+ * the address the proxy appended last to X-Forwarded-For; earlier entries are
+ * whatever the client claimed and cannot be trusted.
+ */
+export function clientAddress (request: FastifyRequest, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers['x-forwarded-for']
+    const value = Array.isArray(forwarded) ? forwarded.at(-1) : forwarded
+    const last = value?.split(',').at(-1)?.trim()
+    if (last) return last
+  }
+  return request.ip
+}

@@ -1,0 +1,24 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import pkg from '../package.json' with { type: 'json' }
+
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/', {
+    schema: {
+      operationId: 'getServiceInfo',
+      tags: ['service'],
+      summary: 'Service status',
+      description: 'Whether the service runs, and the degradation settings in force. Used as the health check.',
+      response: { 200: Type.Ref('ServiceInfo') }
+    }
+  }, async () => ({
+    status: 'running' as const,
+    service: 'Ephemeral Audio Decay System' as const,
+    degradation_rate: fastify.config.degradationRate,
+    segment_duration: fastify.config.segmentDuration,
+    version: pkg.version,
+    tracks: fastify.library.list().length
+  }))
+}
+
+export default health

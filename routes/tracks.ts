@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { Track as LibraryTrack } from '../plugins/app/library.js'
+import { overallDegradation, segmentDegradation } from '../lib/track-figures.js'
+import { FilenameParams, type Track, type TrackStats } from '../schemas/track.js'
+
+const errorRef = Type.Ref('Error')
+
+const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
+  const rate = fastify.config.degradationRate
+
+  function formatOf (track: LibraryTrack) {
+    const f = track.meta.layout.format
+    return { sample_rate: f.sampleRate, channels: f.channels, bits_per_sample: f.bitsPerSample, sample_format: f.encoding }
+  }
+
+  function summary (track: LibraryTrack): Track {
+    const m = track.meta
+    return {
+      filename: m.filename,
+      title: m.title,
+      duration: m.duration,
+      overall_degradation: overallDegradation(m.segment_play_counts, rate),
+      total_streams: m.total_streams,
+      total_segments: m.total_segments,
+      total_plays: track.plays,
+      ...formatOf(track)
+    }
+  }
+
+  fastify.get('/tracks', {
+    schema: {
+      operationId: 'listTracks',
+      tags: ['tracks'],
+      summary: 'List playable tracks',
+      description: 'Every playable WAV file in AUDIO_DIR with its degradation. Files that cannot be played are left out (the log says why).',
+      response: { 200: Type.Ref('TrackList') }
+    }
+  }, async () => (await fastify.library.sync()).map(summary))
+
+  fastify.get('/stats/:filename', {
+    schema: {
+      operationId: 'getTrackStats',
+      tags: ['tracks'],
+      summary: 'Per-segment statistics of a track',
+      description: 'Play counts and the share silenced of every segment.',
+      params: FilenameParams,
+      response: { 200: Type.Ref('TrackStats'), 400: errorRef, 404: errorRef, 422: errorRef }
+    }
+  }, async (request): Promise<TrackStats> => {
+    const track = await fastify.library.find(request.params.filename)
+    const m = track.meta
+    return {
+      filename: m.filename,
+      title: m.title,
+      duration: m.duration,
+      total_segments: m.total_segments,
+      segment_duration: m.segment_duration,
+      segment_play_counts: m.segment_play_counts,
+      segment_degradation: segmentDegradation(m.segment_play_counts, rate),
+      overall_degradation: overallDegradation(m.segment_play_counts, rate),
+      total_streams: m.total_streams,
+      total_plays: track.plays,
+      degradation_rate: rate,
+      created_at: m.created_at,
+      ...formatOf(track)
+    }
+  })
+}
+
+export default tracks

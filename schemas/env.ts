@@ -1,0 +1,29 @@
+import { Type, type Static } from 'typebox'
+
+/**
+ * The service's environment. Names and defaults are those of the Flask
+ * service it replaces, so existing deployments keep their .env files.
+ * Bounds reject nonsense at boot with a message naming the variable.
+ */
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000, description: 'TCP port to listen on' }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Interface to listen on' }),
+  CORS_ORIGIN: Type.String({ minLength: 1, default: '*', description: '`*`, one origin, or a comma-separated list of origins' }),
+  AUDIO_DIR: Type.String({ minLength: 1, default: './audio', description: 'Folder of WAV tracks' }),
+  METADATA_DIR: Type.String({ minLength: 1, default: './metadata', description: 'Folder of per-track JSON metadata and the play journal' }),
+  BACKUP_DIR: Type.String({ default: '', description: 'Folder of pristine copies; empty means METADATA_DIR/originals' }),
+  SEGMENT_DURATION: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 0.5, description: 'Seconds of audio per segment' }),
+  DEGRADATION_RATE: Type.Number({ minimum: 0, maximum: 100, default: 1.0, description: 'Percent of a segment silenced per play' }),
+  DEGRADE_RATE_LIMIT: Type.Number({ minimum: -1, default: -1, description: 'Plays per second per client and track; 0 turns the limit off; -1 (default) derives it from SEGMENT_DURATION' }),
+  BODY_LIMIT: Type.Integer({ minimum: 64, maximum: 1048576, default: 1024, description: 'Largest request body in bytes' }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind a reverse proxy so rate limits see real clients)' }),
+  DEMO_TRACK: Type.Boolean({ default: true, description: 'Write a generated demo track when AUDIO_DIR has none' }),
+  CHECKPOINT_INTERVAL: Type.Number({ minimum: 0.05, maximum: 3600, default: 5, description: 'Seconds between checkpoints of the play journal into the metadata files' }),
+  SHUTDOWN_GRACE: Type.Number({ minimum: 0, maximum: 600, default: 10, description: 'Seconds running responses get to finish on SIGTERM/SIGINT' }),
+  LOG_LEVEL: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
+    Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
+  ], { default: 'info', description: 'pino log level' })
+})
+
+export type Env = Static<typeof EnvSchema>

@@ -1,0 +1,59 @@
+import { Type, type Static } from 'typebox'
+
+export const FilenameParams = Type.Object({
+  filename: Type.String({
+    minLength: 5,
+    maxLength: 255,
+    pattern: '^[^/\\\\\\x00]+\\.[wW][aA][vV]$',
+    description: 'A WAV file directly inside AUDIO_DIR, e.g. `ephemeral-demo.wav`',
+    examples: ['ephemeral-demo.wav']
+  })
+})
+export type FilenameParamsType = Static<typeof FilenameParams>
+
+const formatFields = {
+  sample_rate: Type.Integer({ description: 'Frames per second', examples: [44100] }),
+  channels: Type.Integer({ minimum: 1, examples: [2] }),
+  bits_per_sample: Type.Integer({ examples: [16] }),
+  sample_format: Type.Union([Type.Literal('int'), Type.Literal('float')], { description: 'Integer PCM or IEEE float' })
+}
+
+export const TrackSchema = Type.Object({
+  filename: Type.String({ examples: ['ephemeral-demo.wav'] }),
+  title: Type.String({ description: 'The file name without its extension', examples: ['ephemeral-demo'] }),
+  duration: Type.Number({ description: 'Seconds', examples: [24] }),
+  overall_degradation: Type.Number({ minimum: 0, maximum: 100, description: 'Mean over segments of the percent of each segment that is silenced', examples: [1.5] }),
+  total_streams: Type.Integer({ minimum: 0, description: 'Listens started from the beginning of the file', examples: [3] }),
+  total_segments: Type.Integer({ minimum: 0, examples: [48] }),
+  total_plays: Type.Integer({ minimum: 0, description: 'Segment plays recorded, all segments together', examples: [72] }),
+  ...formatFields
+}, { $id: 'Track', title: 'Track', additionalProperties: false })
+export type Track = Static<typeof TrackSchema>
+
+export const TrackListSchema = Type.Array(Type.Ref('Track'), { $id: 'TrackList', title: 'TrackList' })
+
+export const TrackStatsSchema = Type.Object({
+  filename: Type.String({ examples: ['ephemeral-demo.wav'] }),
+  title: Type.String({ examples: ['ephemeral-demo'] }),
+  duration: Type.Number({ examples: [24] }),
+  total_segments: Type.Integer({ minimum: 0, examples: [48] }),
+  segment_duration: Type.Number({ description: 'Seconds per segment', examples: [0.5] }),
+  segment_play_counts: Type.Array(Type.Integer({ minimum: 0 }), { description: 'Plays of each segment', examples: [[3, 1, 0]] }),
+  segment_degradation: Type.Array(Type.Number({ minimum: 0, maximum: 100 }), { description: 'Percent of each segment that is silenced', examples: [[3, 1, 0]] }),
+  overall_degradation: Type.Number({ minimum: 0, maximum: 100, examples: [1.33] }),
+  total_streams: Type.Integer({ minimum: 0, examples: [3] }),
+  total_plays: Type.Integer({ minimum: 0, examples: [4] }),
+  degradation_rate: Type.Number({ description: 'Percent of a segment silenced per play', examples: [1] }),
+  created_at: Type.String({ description: 'When the service first saw the track, ISO 8601', examples: ['2026-11-28T21:00:00.000Z'] }),
+  ...formatFields
+}, { $id: 'TrackStats', title: 'TrackStats', additionalProperties: false })
+export type TrackStats = Static<typeof TrackStatsSchema>
+
+export const ServiceInfoSchema = Type.Object({
+  status: Type.Literal('running'),
+  service: Type.Literal('Ephemeral Audio Decay System'),
+  degradation_rate: Type.Number({ description: 'Percent of a segment silenced per play', examples: [1] }),
+  segment_duration: Type.Number({ examples: [0.5] }),
+  version: Type.String({ examples: ['2.0.0'] }),
+  tracks: Type.Integer({ minimum: 0, description: 'Playable tracks', examples: [1] })
+}, { $id: 'ServiceInfo', title: 'ServiceInfo', additionalProperties: false })
