@@ -40,6 +40,9 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(libraryPlugin)
   await fastify.register(degraderPlugin)
 
+  fastify.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request')
+  })
   fastify.setErrorHandler(errorHandler)
   fastify.setNotFoundHandler(async (request, reply) => {
     return await reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`, code: 'EA_ROUTE_NOT_FOUND' })
@@ -95,6 +98,8 @@ export function fastifyOptions (logger: FastifyServerOptions['logger'] = false):
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // One log line per request (onResponse below) instead of Fastify's two.
+    disableRequestLogging: true,
     routerOptions: { maxParamLength: 1024 }
   }
 }

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { EventEmitter } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Mutex } from 'async-mutex'
@@ -18,6 +19,12 @@ interface DegraderDeps {
   wav: WavIo
   journal: PlayJournal
   ratePercent: number
+}
+
+/** Emitted as 'play' on `degrader.events` after every recorded play, for live listeners. */
+export interface PlayEvent extends PlayResult {
+  filename: string
+  segment_index: number
 }
 
 export interface PlayResult {
@@ -41,6 +48,9 @@ export function createDegrader (deps: DegraderDeps) {
   const inflight = new Map<number, number>()
   let drainWaiters: Array<() => void> = []
   const checkpointLock = new Mutex()
+  const events = new EventEmitter<{ play: [PlayEvent] }>()
+  // Any number of live listeners (one per connected client) may subscribe.
+  events.setMaxListeners(0)
 
   function handlesOf (track: Track) {
     let h = handles.get(track)
@@ -132,14 +142,18 @@ export function createDegrader (deps: DegraderDeps) {
         } finally {
           leave(generation)
         }
-        return {
+        const result = {
           play_count: count,
           segment_degradation: Math.round(silencedShare(count, deps.ratePercent) * 100 * 1e4) / 1e4,
           overall_degradation: overallDegradation(m.segment_play_counts, deps.ratePercent),
           total_plays: track.plays
         }
+        events.emit('play', { filename: track.filename, segment_index: index, ...result })
+        return result
       })
     },
+
+    events,
 
     render,
     syncWritten,
