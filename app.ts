@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import envPlugin, { type EnvPluginOptions } from './plugins/external/env.js'
@@ -15,7 +15,7 @@ import trackRoutes from './routes/tracks.js'
 import streamRoutes from './routes/stream.js'
 import degradeRoutes from './routes/degrade.js'
 import { ErrorSchema } from './schemas/error.js'
-import { DegradeResultSchema } from './schemas/degrade.js'
+import { DegradeRequestSchema, DegradeResultSchema } from './schemas/degrade.js'
 import { TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema } from './schemas/track.js'
 
 export type AppOptions = EnvPluginOptions
@@ -24,7 +24,7 @@ export type AppOptions = EnvPluginOptions
 export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) {
   // Body schemas are not coerced ("3" is not a segment index); params and query strings are.
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
-  for (const schema of [ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeResultSchema]) {
+  for (const schema of [ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema]) {
     fastify.addSchema(schema)
   }
 
@@ -33,6 +33,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(sensiblePlugin)
   await fastify.register(corsPlugin)
   await fastify.register(rateLimitPlugin)
+  // Before the routes: it documents the routes registered after it.
 
   await fastify.register(wavIoPlugin)
   await fastify.register(metadataStorePlugin)
@@ -40,8 +41,12 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(libraryPlugin)
   await fastify.register(degraderPlugin)
 
+  let closing = false
+  fastify.addHook('preClose', async () => { closing = true })
   fastify.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request')
+    // A response that outlived the start of a shutdown leaves a keep-alive socket that would hold close() until it times out.
+    if (closing) setImmediate(() => fastify.server.closeIdleConnections())
   })
   fastify.setErrorHandler(errorHandler)
   fastify.setNotFoundHandler(async (request, reply) => {
@@ -99,7 +104,7 @@ export function fastifyOptions (logger: FastifyServerOptions['logger'] = false):
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     // One log line per request (onResponse below) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 1024 }
   }
 }

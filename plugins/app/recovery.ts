@@ -39,7 +39,11 @@ export async function recover (deps: RecoveryDeps, opened: OpenedJournal): Promi
       await library.restartAsNew(track)
       continue
     }
-    track.suspect = false
+    if (track.suspect) {
+      // Our own writes (or a touch): record the file as it is so the next start trusts it at once.
+      track.suspect = false
+      library.markDirty(track)
+    }
     if (replayed.size === 0) continue
     const counts = track.meta.segment_play_counts
     for (const [segment, count] of replayed) {

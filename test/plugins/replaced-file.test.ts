@@ -1,0 +1,71 @@
+import t from 'tap'
+import { open, readFile, rm, stat, utimes } from 'node:fs/promises'
+import { join } from 'node:path'
+import { buildTestApp, type TapTest } from '../helper.js'
+import { writeTestWav } from '../fixtures/wav-fixtures.js'
+import { readMetadata } from '../segment-io.js'
+import { segmentSpan } from '../../lib/wav-format.js'
+
+const NAME = 'x.wav'
+
+/** A service that played segment 0 three times, then stopped cleanly. */
+async function playedThenStopped (t: TapTest) {
+  const first = await buildTestApp(t, { tracks: { [NAME]: { frames: 8000 * 2 } }, env: { DEGRADE_RATE_LIMIT: 0 } })
+  for (let i = 0; i < 3; i++) await first.app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })
+  await first.app.close()
+  const before = await readMetadata(first.metadataDir, NAME)
+  return { ...first, before, dirs: { audioDir: first.audioDir, metadataDir: first.metadataDir } }
+}
+
+t.test('an untouched track keeps its identity and counts across restarts', async t => {
+  const { dirs, before } = await playedThenStopped(t)
+  const { app, metadataDir } = await buildTestApp(t, { dirs })
+  t.same((await app.inject(`/stats/${NAME}`)).json().segment_play_counts, [3, 0, 0, 0])
+  t.equal((await readMetadata(metadataDir, NAME)).track_id, before.track_id)
+})
+
+t.test('a file replaced by one of another size while the service was down becomes a new track', async t => {
+  const { dirs, before } = await playedThenStopped(t)
+  const replacement = await writeTestWav(join(dirs.audioDir, NAME), { frames: 8000 * 3, channels: 1 })
+  const { app, metadataDir } = await buildTestApp(t, { dirs })
+  const stats = (await app.inject(`/stats/${NAME}`)).json()
+  t.same(stats.segment_play_counts, [0, 0, 0, 0, 0, 0], 'fresh counts')
+  t.equal(stats.channels, 1)
+  const after = await readMetadata(metadataDir, NAME)
+  t.not(after.track_id, before.track_id, 'a new identity')
+  t.same(await readFile(join(metadataDir, 'originals', NAME)), await readFile(replacement.path), 'a new pristine copy')
+})
+
+t.test('a same-size hand edit of a segment nobody played is detected by comparing with the rendering', async t => {
+  const { dirs, before, tracks } = await playedThenStopped(t)
+  const wav = tracks[NAME]!
+  const span = segmentSpan({ format: wav.format, dataOffset: wav.dataOffset, frames: wav.frames, dataSize: 0, fileSize: wav.fileSize }, 0.5, 3)
+  const file = await open(wav.path, 'r+')
+  await file.write(Buffer.alloc(64, 0x11), 0, 64, span.byteOffset)
+  await file.close()
+  const later = new Date(Date.now() + 5000)
+  await utimes(wav.path, later, later)
+  const { app, metadataDir } = await buildTestApp(t, { dirs })
+  t.same((await app.inject(`/stats/${NAME}`)).json().segment_play_counts, [0, 0, 0, 0])
+  t.not((await readMetadata(metadataDir, NAME)).track_id, before.track_id)
+})
+
+t.test('a touched but unchanged file keeps its counts', async t => {
+  const { dirs, before, tracks } = await playedThenStopped(t)
+  const later = new Date(Date.now() + 5000)
+  await utimes(tracks[NAME]!.path, later, later)
+  const { app, metadataDir } = await buildTestApp(t, { dirs })
+  t.same((await app.inject(`/stats/${NAME}`)).json().segment_play_counts, [3, 0, 0, 0])
+  const after = await readMetadata(metadataDir, NAME)
+  t.equal(after.track_id, before.track_id)
+  t.equal(after.file.mtime_ms, (await stat(tracks[NAME]!.path)).mtimeMs, 'the new mtime is recorded')
+})
+
+t.test('a removed file disappears from /tracks; its metadata is kept', async t => {
+  const { app, audioDir, metadataDir } = await buildTestApp(t, { tracks: { [NAME]: {}, 'keep.wav': {} } })
+  await rm(join(audioDir, NAME))
+  const list = (await app.inject('/tracks')).json() as Array<{ filename: string }>
+  t.same(list.map(x => x.filename), ['keep.wav'])
+  t.equal((await app.inject(`/stream/${NAME}`)).statusCode, 404)
+  t.ok(await readMetadata(metadataDir, NAME))
+})
