@@ -57,7 +57,7 @@ function validate (p: DropoutParams): void {
 }
 
 /** Silent runs as [start, end) pairs, unordered. */
-function silentRuns (p: DropoutParams): Array<[number, number]> {
+export function silentRuns (p: DropoutParams): Array<[number, number]> {
   validate(p)
   let remaining = silencedFrames(p.frameCount, p.share)
   if (remaining === 0) return []
@@ -154,4 +154,16 @@ export function dropoutGains (p: DropoutParams, fadeMs = 2): Float32Array {
     if (distance <= rampLength) gains[i] = Math.min(gains[i] as number, ramp[distance - 1] as number)
   }
   return gains
+}
+
+/**
+ * The fewest plays that silence `silent` of `frameCount` frames: the inverse
+ * of the model, for recovering counts from the audio when metadata is lost.
+ */
+export function playsForSilencedFrames (silent: number, frameCount: number, ratePercent: number): number {
+  if (silent <= 0 || ratePercent <= 0 || frameCount <= 0) return 0
+  // Rounding means round(share × frames) reaches `silent` from (silent - 0.5) / frames on: start just below that.
+  let plays = Math.max(0, Math.floor((silent - 0.5) / frameCount * 100 / ratePercent) - 1)
+  while (silencedFrames(frameCount, silencedShare(plays, ratePercent)) < silent && silencedShare(plays, ratePercent) < 1) plays++
+  return plays
 }

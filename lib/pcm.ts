@@ -143,6 +143,26 @@ export function applyGains (frames: Buffer, format: WavFormat, gains: Float32Arr
 
 /** Frames whose every channel is exact digital silence; a float -0.0 counts, it plays as 0. */
 export function silentFrameCount (frames: Buffer, format: WavFormat): number {
+  const isSilent = frameSilenceTest(frames, format)
+  let silent = 0
+  for (let start = 0; start < frames.length; start += format.blockAlign) if (isSilent(start)) silent++
+  return silent
+}
+
+/** Frames silent in `current` that were not silent in `original` (same format and length). */
+export function newlySilentFrameCount (current: Buffer, original: Buffer, format: WavFormat): number {
+  if (current.length !== original.length) throw new RangeError('current and original must have the same length')
+  const nowSilent = frameSilenceTest(current, format)
+  const wasSilent = frameSilenceTest(original, format)
+  let count = 0
+  for (let start = 0; start < current.length; start += format.blockAlign) {
+    if (nowSilent(start) && !wasSilent(start)) count++
+  }
+  return count
+}
+
+/** A test of whether the frame starting at a byte offset is digital silence in every channel. */
+function frameSilenceTest (frames: Buffer, format: WavFormat): (start: number) => boolean {
   wholeFrames(frames, format)
   const kind = sampleKind(format)
   const { blockAlign } = format
@@ -153,11 +173,9 @@ export function silentFrameCount (frames: Buffer, format: WavFormat): number {
       ? (p: number) => frames.readDoubleLE(p) === 0
       : (p: number) => frames[p] === silence
   const step = kind === 'f32' ? 4 : kind === 'f64' ? 8 : 1
-  let silent = 0
-  for (let start = 0; start < frames.length; start += blockAlign) {
+  return (start: number) => {
     let p = start
     while (p < start + blockAlign && isSilentAt(p)) p += step
-    if (p === start + blockAlign) silent++
+    return p === start + blockAlign
   }
-  return silent
 }

@@ -11,6 +11,7 @@ import { sum } from '../../lib/track-figures.js'
 import { writeDemoTrack } from '../../lib/demo-track.js'
 import type { MetadataStore } from './metadata-store.js'
 import type { WavIo, InspectedFile } from './wav-io.js'
+import { recountFromAudio } from './recount.js'
 
 export const DEMO_TRACK_NAME = 'ephemeral-demo.wav'
 
@@ -41,6 +42,7 @@ interface LibraryDeps {
   segmentDuration: number
   /** Write a generated demo track when AUDIO_DIR has no WAV files, so a fresh install plays something. */
   demoTrack: boolean
+  ratePercent: number
   store: MetadataStore
   wav: WavIo
   log: FastifyBaseLogger
@@ -124,10 +126,17 @@ export function createLibrary (deps: LibraryDeps) {
       log.info({ track: filename }, 'adopting metadata from the Flask service: its counts are the baseline')
       meta = adoptFlaskMetadata(loaded.legacy, inputs)
     } else {
-      if (loaded.status === 'corrupt') {
-        log.error({ track: filename, savedAs: loaded.savedAs, reason: loaded.reason }, 'metadata file is unreadable; set aside and starting the track from its current audio')
-      }
       meta = freshMetadata(inputs)
+      // Metadata lost (unreadable, or deleted) but the pristine copy survives: read the counts back from the damage.
+      const recovered = await recountFromAudio(wav, { audio: path, pristine: base.pristinePath }, inspected.layout, deps.segmentDuration, inputs.totalSegments, deps.ratePercent)
+      if (recovered !== undefined) {
+        meta.segment_play_counts = recovered
+        meta.baseline_play_counts = [...recovered]
+      }
+      if (loaded.status === 'corrupt' || (recovered !== undefined && sum(recovered) > 0)) {
+        log.error({ track: filename, savedAs: loaded.status === 'corrupt' ? loaded.savedAs : undefined, reason: loaded.status === 'corrupt' ? loaded.reason : 'missing', recoveredPlays: recovered === undefined ? 'none: no pristine copy to compare with' : sum(recovered) },
+          'metadata file was lost; play counts recovered from the audio, which becomes the new baseline')
+      }
     }
     const track: Track = { ...base, meta, plays: sum(meta.segment_play_counts), lastModified: stat.mtime }
     await makePristineCopy(track)
@@ -249,7 +258,7 @@ declare module 'fastify' {
 
 export default fp(async function libraryPlugin (fastify) {
   const { audioDir, backupDir, segmentDuration, demoTrack } = fastify.config
-  const library = createLibrary({ audioDir, backupDir, segmentDuration, demoTrack, store: fastify.metadata, wav: fastify.wav, log: fastify.log })
+  const library = createLibrary({ audioDir, backupDir, segmentDuration, demoTrack, ratePercent: fastify.config.degradationRate, store: fastify.metadata, wav: fastify.wav, log: fastify.log })
   await library.open()
   fastify.decorate('library', library)
 }, { name: 'library', dependencies: ['config', 'metadata-store', 'wav-io'] })

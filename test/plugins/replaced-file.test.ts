@@ -1,5 +1,5 @@
 import t from 'tap'
-import { open, readFile, rm, stat, utimes } from 'node:fs/promises'
+import { open, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildTestApp, type TapTest } from '../helper.js'
 import { writeTestWav } from '../fixtures/wav-fixtures.js'
@@ -69,3 +69,23 @@ t.test('a removed file disappears from /tracks; its metadata is kept', async t =
   t.equal((await app.inject(`/stream/${NAME}`)).statusCode, 404)
   t.ok(await readMetadata(metadataDir, NAME))
 })
+
+for (const how of ['corrupted', 'deleted'] as const) {
+  t.test(`metadata ${how} while the service was down: play counts are recovered from the audio, never reset to zero`, async t => {
+    const first = await buildTestApp(t, { tracks: { [NAME]: { frames: 8000 * 2 } }, env: { DEGRADE_RATE_LIMIT: 0, DEGRADATION_RATE: 2.5 } })
+    for (const [segment, plays] of [[0, 3], [2, 7], [3, 40]] as const) {
+      for (let i = 0; i < plays; i++) await first.app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: segment } })
+    }
+    await first.app.close()
+    const metadataFile = join(first.metadataDir, 'x.json')
+    if (how === 'corrupted') await writeFile(metadataFile, '{"segment_play_counts": [3, 0, 7')
+    else await rm(metadataFile)
+    const dirs = { audioDir: first.audioDir, metadataDir: first.metadataDir }
+    const second = await buildTestApp(t, { dirs, env: { DEGRADE_RATE_LIMIT: 0, DEGRADATION_RATE: 2.5 } })
+    t.same((await second.app.inject(`/stats/${NAME}`)).json().segment_play_counts, [3, 0, 7, 40])
+    const before = await readFile(first.tracks[NAME]!.path)
+    const play = (await second.app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 3 } })).json()
+    t.equal(play.play_count, 41, 'plays continue from the recovered count')
+    t.same(await readFile(first.tracks[NAME]!.path), before, 'a fully silent segment stays silent: no damage is undone')
+  })
+}
