@@ -20,6 +20,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
+# The built-in player's page, read at start-up.
+COPY public public
 RUN mkdir -p /data/audio /data/metadata && chown -R node:node /data
 USER node
 EXPOSE 5000

@@ -5,18 +5,28 @@ import envPlugin, { type EnvPluginOptions } from './plugins/external/env.js'
 import corsPlugin from './plugins/external/cors.js'
 import sensiblePlugin from './plugins/external/sensible.js'
 import rateLimitPlugin from './plugins/external/rate-limit.js'
+import swaggerPlugin from './plugins/external/swagger.js'
 import wavIoPlugin from './plugins/app/wav-io.js'
 import metadataStorePlugin from './plugins/app/metadata-store.js'
 import lockManagerPlugin from './plugins/app/lock-manager.js'
 import libraryPlugin, { TrackError } from './plugins/app/library.js'
+import trackCachePlugin from './plugins/app/track-cache.js'
 import degraderPlugin from './plugins/app/degrader.js'
+import trackResetPlugin from './plugins/app/track-reset.js'
 import healthRoutes from './routes/health.js'
 import trackRoutes from './routes/tracks.js'
 import streamRoutes from './routes/stream.js'
 import degradeRoutes from './routes/degrade.js'
+import resetRoutes from './routes/reset.js'
+import { ResetResultSchema } from './schemas/reset.js'
+import peaksRoutes from './routes/peaks.js'
+import eventsRoutes from './routes/events.js'
+import playerRoutes from './routes/player.js'
 import { ErrorSchema } from './schemas/error.js'
 import { DegradeRequestSchema, DegradeResultSchema } from './schemas/degrade.js'
 import { TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema } from './schemas/track.js'
+import { AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema } from './schemas/peaks.js'
+import { PlayEventSchema } from './schemas/events.js'
 
 export type AppOptions = EnvPluginOptions
 
@@ -24,7 +34,10 @@ export type AppOptions = EnvPluginOptions
 export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) {
   // Body schemas are not coerced ("3" is not a segment index); params and query strings are.
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
-  for (const schema of [ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema]) {
+  for (const schema of [ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema, ResetResultSchema]) {
+    fastify.addSchema(schema)
+  }
+  for (const schema of [AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema]) {
     fastify.addSchema(schema)
   }
 
@@ -34,12 +47,15 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(corsPlugin)
   await fastify.register(rateLimitPlugin)
   // Before the routes: it documents the routes registered after it.
+  await fastify.register(swaggerPlugin)
 
   await fastify.register(wavIoPlugin)
   await fastify.register(metadataStorePlugin)
   await fastify.register(lockManagerPlugin)
   await fastify.register(libraryPlugin)
+  await fastify.register(trackCachePlugin)
   await fastify.register(degraderPlugin)
+  await fastify.register(trackResetPlugin)
 
   let closing = false
   fastify.addHook('preClose', async () => { closing = true })
@@ -57,11 +73,15 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(trackRoutes)
   await fastify.register(streamRoutes)
   await fastify.register(degradeRoutes)
+  await fastify.register(resetRoutes)
+  await fastify.register(peaksRoutes)
+  await fastify.register(eventsRoutes)
+  await fastify.register(playerRoutes)
 }, { name: 'ephemeral-audio' })
 
 function errorHandler (error: FastifyError | TrackError, request: FastifyRequest, reply: FastifyReply) {
   const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
-  if (statusCode >= 500) {
+  if (statusCode >= 500 && statusCode !== SERVICE_UNAVAILABLE) {
     request.log.error({ err: error }, 'request failed')
     // Never leak internals (paths, stack traces) to the client.
     return reply.code(statusCode).send({ statusCode, error: 'Internal Server Error', message: 'The server could not complete the request; it has been logged.', code: 'EA_INTERNAL' })
@@ -75,6 +95,9 @@ function errorHandler (error: FastifyError | TrackError, request: FastifyRequest
   if (error.code) body.code = error.code
   return reply.code(statusCode).send(body)
 }
+
+// Expected while shutting down or at a capacity bound: the message is ours and safe to show.
+const SERVICE_UNAVAILABLE = 503
 
 function statusText (statusCode: number): string {
   return STATUS_TEXT[statusCode] ?? 'Error'

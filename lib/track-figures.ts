@@ -1,4 +1,5 @@
 import { silencedShare } from './dropout.js'
+import { DegradationTally } from './degradation-tally.js'
 
 /**
  * The figures /tracks and /stats report, all derived from the play counts
@@ -8,12 +9,9 @@ export function segmentDegradation (counts: readonly number[], ratePercent: numb
   return counts.map(n => percent(silencedShare(n, ratePercent)))
 }
 
-/** Mean over segments of the share silenced, 0–100. */
+/** Mean over segments of the share silenced, 0–100; the degrader keeps the same figure play by play. */
 export function overallDegradation (counts: readonly number[], ratePercent: number): number {
-  if (counts.length === 0) return 0
-  let sum = 0
-  for (const n of counts) sum += silencedShare(n, ratePercent)
-  return percent(sum / counts.length)
+  return new DegradationTally(counts, ratePercent).overall(counts.length)
 }
 
 export function sum (counts: readonly number[]): number {

@@ -24,6 +24,8 @@ export interface TrackMetadata {
   layout: WavLayout
   updated_at: string
   metadata_version: 2
+  /** Set while a reset copies the pristine audio back; a restart finishes the copy. */
+  reset_pending?: true
 }
 
 export type MetadataStatus = 'ours' | 'flask' | 'invalid'

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import { FilenameParams } from '../schemas/track.js'
-import { DegradeRequestSchema, type DegradeResult } from '../schemas/degrade.js'
+import { DegradeRequestSchema, degradeResultExample, type DegradeResult } from '../schemas/degrade.js'
+import { errorExamples } from '../schemas/error.js'
+import { errorResponse, jsonResponse, rateLimitHeaders, retryAfterHeaders } from '../schemas/responses.js'
 import { clientAddress } from '../plugins/external/rate-limit.js'
 
-const errorRef = Type.Ref('Error')
 const ONE_SECOND = 1000
 
 const degrade: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -31,7 +31,15 @@ const degrade: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'The player calls this once per segment it plays. The play is durable when the reply is 200: the segment\'s count is on disk and its audio re-rendered with more of it silenced.',
       params: FilenameParams,
       body: DegradeRequestSchema,
-      response: { 200: Type.Ref('DegradeResult'), 400: errorRef, 404: errorRef, 413: errorRef, 415: errorRef, 422: errorRef, 429: errorRef }
+      response: {
+        200: jsonResponse('The play is recorded: on disk, and heard in the audio from now on', 'DegradeResult', degradeResultExample, rateLimitHeaders),
+        400: errorResponse('The file name or the body is invalid, or segment_index is past the last segment', errorExamples.segmentOutOfRange),
+        404: errorResponse('No such track', errorExamples.trackNotFound),
+        413: errorResponse('The body is larger than BODY_LIMIT', errorExamples.bodyTooLarge),
+        415: errorResponse('The body is not JSON', errorExamples.unsupportedMediaType),
+        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
+        429: errorResponse('Too many plays of this track from this client in the last second (DEGRADE_RATE_LIMIT)', errorExamples.tooManyRequests, retryAfterHeaders)
+      }
     }
   }, async (request): Promise<DegradeResult> => {
     const track = await library.find(request.params.filename)

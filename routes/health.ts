@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
+import { jsonResponse } from '../schemas/responses.js'
+import { serviceInfoExample } from '../schemas/track.js'
 import pkg from '../package.json' with { type: 'json' }
 
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -9,7 +10,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['service'],
       summary: 'Service status',
       description: 'Whether the service runs, and the degradation settings in force. Used as the health check.',
-      response: { 200: Type.Ref('ServiceInfo') }
+      response: { 200: jsonResponse('The service runs', 'ServiceInfo', serviceInfoExample) }
     }
   }, async () => ({
     status: 'running' as const,

@@ -1,42 +1,41 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import { createReadStream } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { Type } from 'typebox'
 import { FilenameParams } from '../schemas/track.js'
+import { errorExamples } from '../schemas/error.js'
+import { errorResponse } from '../schemas/responses.js'
+import { StreamRequestHeaders, wholeFile, partialFile, notModified, unsatisfiedRangeHeaders } from '../schemas/stream.js'
 import type { Track } from '../plugins/app/library.js'
 import { parseRangeHeader, contentRange, unsatisfiedRange, type ByteRange } from '../lib/range.js'
 import { evaluatePreconditions, rangeIsStillValid, httpDate } from '../lib/conditional.js'
 import { multipartByteranges } from '../lib/multipart.js'
 
 const AUDIO_TYPE = 'audio/wav'
-// Large enough that a whole-file GET takes few reads, small enough to keep memory per client flat.
-const READ_CHUNK = 256 * 1024
-
-const errorRef = Type.Ref('Error')
-const binary = { content: { [AUDIO_TYPE]: { schema: Type.String({ format: 'binary' }) } } }
 
 const stream: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { library } = fastify
+  // Bytes come from the track cache: memory for hot tracks, shared read handles for the others.
+  const { library, trackCache } = fastify
 
   fastify.get('/stream/:filename', {
     schema: {
       operationId: 'streamTrack',
       tags: ['stream'],
       summary: 'Stream a track (HTTP Range supported)',
-      description: 'The WAV file as it is now. Honours Range (single and multiple ranges), If-Range, If-None-Match, If-Modified-Since, If-Match and If-Unmodified-Since as RFC 9110 says. Unknown query parameters (cache busters) are accepted.',
+      description: 'The WAV file as it is now. Honours Range (single and multiple ranges), If-Range, If-None-Match, If-Modified-Since, If-Match and If-Unmodified-Since as RFC 9110 says. A GET from byte 0 that reaches past the WAV header counts as a listen (`total_streams`). Unknown query parameters (cache busters) are accepted.',
       params: FilenameParams,
       querystring: Type.Object({}, { additionalProperties: true }),
+      headers: StreamRequestHeaders,
       response: {
-        200: { description: 'The whole file', ...binary },
-        206: { description: 'The requested range(s)', ...binary },
-        304: { description: 'Not modified', type: 'null' },
-        400: errorRef,
-        404: errorRef,
-        412: errorRef,
-        416: errorRef,
-        422: errorRef
+        200: wholeFile,
+        206: partialFile,
+        304: notModified,
+        400: errorResponse('The file name is not a WAV file name', errorExamples.badFilename),
+        404: errorResponse('No such track', errorExamples.trackNotFound),
+        412: errorResponse('If-Match or If-Unmodified-Since failed: the track has changed', errorExamples.preconditionFailed),
+        416: errorResponse('Every requested range starts past the end of the file', errorExamples.rangeNotSatisfiable, unsatisfiedRangeHeaders),
+        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable)
       }
     }
   }, async (request, reply) => {
@@ -75,14 +74,14 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
 
     if (decision.kind === 'full') {
       if (!isHead) countListen(track, { start: 0, end: size - 1 })
-      return await sendBody(reply.code(200).type(AUDIO_TYPE), size, isHead, () => fileStream(track.path, { start: 0, end: size - 1 }))
+      return await sendBody(reply.code(200).type(AUDIO_TYPE), size, isHead, () => trackCache.body(track, { start: 0, end: size - 1 }, reply.raw))
     }
 
     const [first, ...others] = decision.ranges
     if (first !== undefined && others.length === 0) {
       if (!isHead) countListen(track, first)
       return await sendBody(reply.code(206).type(AUDIO_TYPE).header('content-range', contentRange(first, size)),
-        first.end - first.start + 1, isHead, () => fileStream(track.path, first))
+        first.end - first.start + 1, isHead, () => trackCache.body(track, first, reply.raw))
     }
 
     const body = multipartByteranges(decision.ranges, size, AUDIO_TYPE, randomBytes(12).toString('hex'))
@@ -90,7 +89,7 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
       (async function * () {
         for (const part of body.parts) {
           yield part.head
-          yield * fileStream(track.path, part.range)
+          yield * trackCache.read(track, part.range, reply.raw) ?? trackCache.stream(track, part.range)
         }
         yield body.tail
       })()
@@ -108,16 +107,12 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 }
 
-function fileStream (path: string, range: ByteRange) {
-  return createReadStream(path, { start: range.start, end: range.end, highWaterMark: READ_CHUNK })
-}
-
 /** A header a client may repeat: repeated If-Match values are one comma-separated list. */
 function oneHeader (value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
 }
 
-async function sendBody (reply: FastifyReply, length: number, isHead: boolean, body: () => Readable) {
+async function sendBody (reply: FastifyReply, length: number, isHead: boolean, body: () => Readable | Buffer) {
   reply.header('content-length', length)
   // Fastify's HEAD handling keeps our Content-Length only for a stream payload; an empty one reads nothing.
   return await reply.send(isHead ? Readable.from([]) : body())

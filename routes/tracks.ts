@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import type { Track as LibraryTrack } from '../plugins/app/library.js'
 import { overallDegradation, segmentDegradation } from '../lib/track-figures.js'
-import { FilenameParams, type Track, type TrackStats } from '../schemas/track.js'
-
-const errorRef = Type.Ref('Error')
+import { FilenameParams, trackExample, trackStatsExample, type Track, type TrackStats } from '../schemas/track.js'
+import { errorExamples } from '../schemas/error.js'
+import { errorResponse, jsonResponse } from '../schemas/responses.js'
 
 const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
   const rate = fastify.config.degradationRate
@@ -34,7 +33,7 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['tracks'],
       summary: 'List playable tracks',
       description: 'Every playable WAV file in AUDIO_DIR with its degradation. Files that cannot be played are left out (the log says why).',
-      response: { 200: Type.Ref('TrackList') }
+      response: { 200: jsonResponse('The playable tracks, by file name', 'TrackList', [trackExample]) }
     }
   }, async () => (await fastify.library.sync()).map(summary))
 
@@ -45,7 +44,12 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Per-segment statistics of a track',
       description: 'Play counts and the share silenced of every segment.',
       params: FilenameParams,
-      response: { 200: Type.Ref('TrackStats'), 400: errorRef, 404: errorRef, 422: errorRef }
+      response: {
+        200: jsonResponse('The track\'s figures, segment by segment', 'TrackStats', trackStatsExample),
+        400: errorResponse('The file name is not a WAV file name', errorExamples.badFilename),
+        404: errorResponse('No such track', errorExamples.trackNotFound),
+        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable)
+      }
     }
   }, async (request): Promise<TrackStats> => {
     const track = await fastify.library.find(request.params.filename)

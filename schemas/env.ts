@@ -20,6 +20,9 @@ export const EnvSchema = Type.Object({
   DEMO_TRACK: Type.Boolean({ default: true, description: 'Write a generated demo track when AUDIO_DIR has none' }),
   CHECKPOINT_INTERVAL: Type.Number({ minimum: 0.05, maximum: 3600, default: 5, description: 'Seconds between checkpoints of the play journal into the metadata files' }),
   SHUTDOWN_GRACE: Type.Number({ minimum: 0, maximum: 600, default: 10, description: 'Seconds running responses get to finish on SIGTERM/SIGINT' }),
+  DOCS_ENABLED: Type.Boolean({ default: true, description: 'Serve the OpenAPI document (/openapi.json, /openapi.yaml) and the API reference (/docs); false for a locked-down deployment' }),
+  EVENTS_MAX_CLIENTS: Type.Integer({ minimum: 1, maximum: 100000, default: 256, description: 'Live listeners (GET /events) served at once; more are refused with 503 until one leaves' }),
+  ADMIN_TOKEN: Type.String({ default: '', description: 'Bearer token for POST /reset; empty (the default) disables resets' }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')

@@ -5,7 +5,7 @@ export const FilenameParams = Type.Object({
     minLength: 5,
     maxLength: 255,
     pattern: '^[^/\\\\\\x00]+\\.[wW][aA][vV]$',
-    description: 'A WAV file directly inside AUDIO_DIR, e.g. `ephemeral-demo.wav`',
+    description: 'A WAV file directly inside AUDIO_DIR, e.g. `ephemeral-demo.wav`: 5 to 255 characters ending in `.wav` (any case), with no `/`, `\\` or NUL. Anything else is a 400.',
     examples: ['ephemeral-demo.wav']
   })
 })
@@ -57,3 +57,43 @@ export const ServiceInfoSchema = Type.Object({
   version: Type.String({ examples: ['2.0.0'] }),
   tracks: Type.Integer({ minimum: 0, description: 'Playable tracks', examples: [1] })
 }, { $id: 'ServiceInfo', title: 'ServiceInfo', additionalProperties: false })
+export type ServiceInfo = Static<typeof ServiceInfoSchema>
+
+// Examples for the OpenAPI document, typed so they cannot drift from the schemas.
+
+export const serviceInfoExample: ServiceInfo = {
+  status: 'running', service: 'Ephemeral Audio Decay System', degradation_rate: 1, segment_duration: 0.5, version: '2.0.0', tracks: 1
+}
+
+export const trackExample: Track = {
+  filename: 'ephemeral-demo.wav',
+  title: 'ephemeral-demo',
+  duration: 24,
+  overall_degradation: 1.5,
+  total_streams: 3,
+  total_segments: 48,
+  total_plays: 72,
+  sample_rate: 44100,
+  channels: 2,
+  bits_per_sample: 16,
+  sample_format: 'int'
+}
+
+export const trackStatsExample: TrackStats = {
+  filename: 'short.wav',
+  title: 'short',
+  duration: 2,
+  total_segments: 4,
+  segment_duration: 0.5,
+  segment_play_counts: [3, 1, 0, 0],
+  segment_degradation: [3, 1, 0, 0],
+  overall_degradation: 1,
+  total_streams: 1,
+  total_plays: 4,
+  degradation_rate: 1,
+  created_at: '2026-11-28T21:00:00.000Z',
+  sample_rate: 44100,
+  channels: 2,
+  bits_per_sample: 16,
+  sample_format: 'int'
+}

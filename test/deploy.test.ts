@@ -34,7 +34,7 @@ t.test('Dockerfile: multi-stage, pruned, non-root, health check on GET /, starts
   t.same(cmd, ['node', 'dist/server.js'])
   t.match(pkg.scripts.start, `${cmd.join(' ')}`)
   const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)].map(m => m[1])
-  for (const dir of ['lib', 'plugins', 'routes', 'schemas']) t.ok(copied.includes(dir), `copies ${dir}/`)
+  for (const dir of ['lib', 'plugins', 'routes', 'schemas', 'public']) t.ok(copied.includes(dir), `copies ${dir}/`)
 })
 
 t.test('.env.example lists every variable with its default', async t => {

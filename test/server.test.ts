@@ -1,6 +1,8 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { mkdir, readdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import type { Test } from 'tap'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startService } from './service-process.js'
@@ -8,8 +10,10 @@ import { writeTestWav } from './fixtures/wav-fixtures.js'
 import { buildTestApp } from './helper.js'
 import { expectedSegment, readMetadata, readSegment } from './segment-io.js'
 
-async function folders () {
-  const root = t.testdir({})
+/** Fresh folders per test (not t.testdir(), which every subtest of this file would share and wipe). */
+async function folders (t: Test) {
+  const root = await mkdtemp(join(tmpdir(), 'ephemeral-server-'))
+  t.teardown(async () => await rm(root, { recursive: true, force: true }))
   const dirs = { audioDir: join(root, 'audio'), metadataDir: join(root, 'metadata') }
   await mkdir(dirs.audioDir)
   return { ...dirs, env: { AUDIO_DIR: dirs.audioDir, METADATA_DIR: dirs.metadataDir } }
@@ -24,7 +28,7 @@ t.test('a bad environment variable stops the service at boot with a message nami
 })
 
 t.test('SIGTERM lets a running response finish, then exits 0', async t => {
-  const { env, audioDir } = await folders()
+  const { env, audioDir } = await folders(t)
   await writeTestWav(join(audioDir, 'long.wav'), { frames: 8000 * 120 })
   const service = await startService({ ...env, SHUTDOWN_GRACE: '10' })
   const res = await fetch(`${service.url}/stream/long.wav`)
@@ -40,7 +44,7 @@ t.test('SIGTERM lets a running response finish, then exits 0', async t => {
 })
 
 t.test('kill -9 in the middle of a burst of plays: after restart every acknowledged play is counted and every segment is as rendered', async t => {
-  const { env, audioDir, metadataDir } = await folders()
+  const { env, audioDir, metadataDir } = await folders(t)
   const wav = await writeTestWav(join(audioDir, 'crash.wav'), { frames: 8000 * 4, sampleRate: 8000 })
   const service = await startService({ ...env, DEGRADE_RATE_LIMIT: '0', CHECKPOINT_INTERVAL: '0.05' })
   const SEGMENTS = 8

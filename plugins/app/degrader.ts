@@ -4,20 +4,26 @@ import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Mutex } from 'async-mutex'
 import { PlayJournal } from '../../lib/play-journal.js'
-import { renderSegment } from '../../lib/render.js'
+import { renderInPlace } from '../../lib/render.js'
 import { segmentSpan } from '../../lib/wav-format.js'
 import { silencedShare } from '../../lib/dropout.js'
-import { overallDegradation } from '../../lib/track-figures.js'
+import { DegradationTally } from '../../lib/degradation-tally.js'
 import { TrackError, type Library, type Track } from './library.js'
 import type { LockManager } from './lock-manager.js'
 import type { WavIo } from './wav-io.js'
+import type { TrackCache } from './track-cache.js'
 import { recover } from './recovery.js'
+
+/** Plays rendering at once rarely exceed the connections; beyond this many, buffers go to the garbage collector. */
+const MAX_SPARE_BUFFERS = 64
 
 interface DegraderDeps {
   library: Library
   locks: LockManager
   wav: WavIo
   journal: PlayJournal
+  /** Told of every write, so the bytes it serves from memory stay those of the file. */
+  cache: TrackCache
   ratePercent: number
 }
 
@@ -41,8 +47,14 @@ export interface PlayResult {
  * metadata files durable and retires the journal generations they cover.
  */
 export function createDegrader (deps: DegraderDeps) {
-  const { library, locks, wav, journal } = deps
+  const { library, locks, wav, journal, cache } = deps
   const handles = new Map<Track, Promise<{ audio: FileHandle, pristine: FileHandle }>>()
+  // Per counts array: a track whose metadata is replaced (restartAsNew) starts a new tally.
+  // Once the service runs, counts change only through play().
+  const tallies = new WeakMap<number[], DegradationTally>()
+  // Segment buffers for reading the pristine frames, reused play after play: the
+  // cache copies what it keeps, so a play leaves no 88 KB of garbage behind.
+  const spareBuffers: Buffer[] = []
   const written = new Set<Track>()
   // Plays whose record is in a generation but whose audio may not be written yet, per generation.
   const inflight = new Map<number, number>()
@@ -63,20 +75,43 @@ export function createDegrader (deps: DegraderDeps) {
     return h
   }
 
+  function tallyOf (counts: number[]): DegradationTally {
+    let tally = tallies.get(counts)
+    if (tally === undefined) tallies.set(counts, tally = new DegradationTally(counts, deps.ratePercent))
+    return tally
+  }
+
+  function spareBuffer (length: number): Buffer {
+    const spare = spareBuffers.pop()
+    return spare !== undefined && spare.length >= length ? spare : Buffer.allocUnsafeSlow(length)
+  }
+
   /** Render segment `index` at its current count and write it in place: only its bytes change. */
   async function render (track: Track, index: number): Promise<void> {
     const { audio, pristine } = await handlesOf(track)
     const m = track.meta
     const span = segmentSpan(m.layout, m.segment_duration, index)
-    const frames = await wav.readSpan(pristine, span.byteOffset, span.byteLength)
-    const rendered = renderSegment(frames, m.layout.format, {
-      seed: m.track_id,
-      segmentIndex: index,
-      plays: m.segment_play_counts[index] ?? 0,
-      baselinePlays: m.baseline_play_counts[index] ?? 0,
-      ratePercent: deps.ratePercent
-    })
-    await wav.writeSpan(audio, span.byteOffset, rendered)
+    const buffer = spareBuffer(span.byteLength)
+    try {
+      const frames = await wav.readSpan(pristine, span.byteOffset, span.byteLength, buffer)
+      renderInPlace(frames, m.layout.format, {
+        seed: m.track_id,
+        segmentIndex: index,
+        plays: m.segment_play_counts[index] ?? 0,
+        baselinePlays: m.baseline_play_counts[index] ?? 0,
+        ratePercent: deps.ratePercent
+      })
+      try {
+        await wav.writeSpan(audio, span.byteOffset, frames)
+      } catch (err) {
+        // The segment on disk may be half written: memory must not claim to know it.
+        cache.drop(track)
+        throw err
+      }
+      cache.write(track, span.byteOffset, frames)
+    } finally {
+      if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer)
+    }
     written.add(track)
   }
 
@@ -135,6 +170,7 @@ export function createDegrader (deps: DegraderDeps) {
         try {
           await journal.append({ track: track.filename, segment: index, count })
           // Durable from here on: a crash now is repaired by replaying the record.
+          tallyOf(m.segment_play_counts).update(m.segment_play_counts[index] ?? 0, count)
           m.segment_play_counts[index] = count
           track.plays++
           await render(track, index)
@@ -145,7 +181,7 @@ export function createDegrader (deps: DegraderDeps) {
         const result = {
           play_count: count,
           segment_degradation: Math.round(silencedShare(count, deps.ratePercent) * 100 * 1e4) / 1e4,
-          overall_degradation: overallDegradation(m.segment_play_counts, deps.ratePercent),
+          overall_degradation: tallyOf(m.segment_play_counts).overall(m.segment_play_counts.length),
           total_plays: track.plays
         }
         events.emit('play', { filename: track.filename, segment_index: index, ...result })
@@ -187,9 +223,9 @@ declare module 'fastify' {
 }
 
 export default fp(async function degraderPlugin (fastify) {
-  const { library, locks, wav, config, log } = fastify
+  const { library, locks, wav, trackCache, config, log } = fastify
   const opened = await PlayJournal.open(join(config.metadataDir, 'journal'))
-  const degrader = createDegrader({ library, locks, wav, journal: opened.journal, ratePercent: config.degradationRate })
+  const degrader = createDegrader({ library, locks, wav, cache: trackCache, journal: opened.journal, ratePercent: config.degradationRate })
   await recover({ library, degrader, wav, log, ratePercent: config.degradationRate }, opened)
 
   const timer = setInterval(() => {
@@ -202,4 +238,4 @@ export default fp(async function degraderPlugin (fastify) {
     clearInterval(timer)
     await degrader.close()
   })
-}, { name: 'degrader', dependencies: ['config', 'library', 'lock-manager', 'wav-io'] })
+}, { name: 'degrader', dependencies: ['config', 'library', 'lock-manager', 'wav-io', 'track-cache'] })

@@ -6,6 +6,7 @@ import { sum } from '../../lib/track-figures.js'
 import type { Library, Track } from './library.js'
 import type { Degrader } from './degrader.js'
 import type { WavIo } from './wav-io.js'
+import { restorePristineAudio } from './track-reset.js'
 
 interface RecoveryDeps {
   library: Library
@@ -33,6 +34,13 @@ export async function recover (deps: RecoveryDeps, opened: OpenedJournal): Promi
 
   for (const track of library.list()) {
     const replayed = pending.get(track.filename) ?? new Map<number, number>()
+    if (track.meta.reset_pending === true) {
+      log.warn({ track: track.filename }, 'finishing a reset that a stop interrupted')
+      await restorePristineAudio(deps.wav, track)
+      delete track.meta.reset_pending
+      track.suspect = false
+      library.markDirty(track)
+    }
     if (track.suspect && !await untouchedSegmentsMatch(deps, track, replayed)) {
       log.warn({ track: track.filename }, 'audio file was edited while the service was down: starting it as a new track')
       await degrader.closeHandles(track)

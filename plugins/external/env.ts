@@ -32,6 +32,9 @@ export function resolveConfig (env: Env) {
     demoTrack: env.DEMO_TRACK,
     checkpointIntervalMs: Math.round(env.CHECKPOINT_INTERVAL * 1000),
     shutdownGraceMs: Math.round(env.SHUTDOWN_GRACE * 1000),
+    docsEnabled: env.DOCS_ENABLED,
+    eventsMaxClients: env.EVENTS_MAX_CLIENTS,
+    adminToken: env.ADMIN_TOKEN,
     logLevel: env.LOG_LEVEL
   }
 }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 
 /**
@@ -7,7 +7,13 @@ import type { FastifyRequest } from 'fastify'
  * are limited, so streaming and reads are never slowed by it.
  */
 export default fp(async function rateLimitPlugin (fastify) {
-  await fastify.register(rateLimit, { global: false })
+  await fastify.register(rateLimit, {
+    global: false,
+    // After validation: a malformed request is refused for what it is (400/413/415) and costs no budget.
+    hook: 'preHandler',
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`Rate limit exceeded, retry in ${context.after}`), { statusCode: context.statusCode, code: 'EA_RATE_LIMITED' })
+  })
 }, { name: 'rate-limit', dependencies: ['config'] })
 
 /**
@@ -21,7 +27,8 @@ export function clientAddress (request: FastifyRequest, trustProxy: boolean): st
     const forwarded = request.headers['x-forwarded-for']
     const value = Array.isArray(forwarded) ? forwarded.at(-1) : forwarded
     const last = value?.split(',').at(-1)?.trim()
-    if (last) return last
+    if (last) return normalizeIP(last)
   }
-  return request.ip
+  // As the plugin's own key does: one IPv6 client usually holds a whole subnet.
+  return normalizeIP(request.ip)
 }

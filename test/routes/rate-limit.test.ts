@@ -14,10 +14,17 @@ t.test('the default limit follows SEGMENT_DURATION: 4 × 1/0.5 s = 8 plays a sec
   t.equal(refused.statusCode, 429)
   t.ok(Number(refused.headers['retry-after']) >= 0, 'Retry-After is set')
   t.equal(refused.json().error, 'Too Many Requests')
+  t.equal(refused.json().code, 'EA_RATE_LIMITED')
   t.equal((await app.inject(play(0, 'b.wav'))).statusCode, 200, 'another track has its own budget')
   t.equal((await app.inject(play(0, 'a.wav', '10.0.0.2'))).statusCode, 200, 'another client has its own budget')
   t.equal((await app.inject('/stream/a.wav')).statusCode, 200, 'streaming is never limited')
   t.equal((await app.inject('/stats/a.wav')).json().segment_play_counts.reduce((x: number, y: number) => x + y), 9, 'refused plays changed nothing: 8 plus one by the other client')
+})
+
+t.test('malformed plays are refused for what they are and cost no budget', async t => {
+  const { app } = await buildTestApp(t, { tracks: { 'a.wav': {} }, env: { DEGRADE_RATE_LIMIT: 1 } })
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ ...play(0), payload: { segment_index: 'x' } })).statusCode, 400)
+  t.equal((await app.inject(play(0))).statusCode, 200, 'the budget is intact')
 })
 
 t.test('DEGRADE_RATE_LIMIT overrides the default and 0 turns it off', async t => {

@@ -1,0 +1,275 @@
+// npm run bench: streaming, degradation, memory and start-up figures of the
+// compiled service on generated tracks in a temporary folder, next to
+// @fastify/static (and nginx when installed). See BENCHMARKS.md.
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { writeManyTracks, writeTrack } from './lib/tracks.mjs'
+import { memoryOf, nginxPath, round, startNginx, startPeer, startService, stop } from './lib/procs.mjs'
+import { manyStreams, measure, paced, randomSegment, randomSegmentBody, rangeRequest } from './lib/load.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'stream,degrade,memory,startup' },
+    seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
+    label: { type: 'string', default: '' },
+    'cpu-prof': { type: 'boolean', default: false }
+  }
+})
+const only = new Set(args.only.split(','))
+const SECONDS = Number(args.seconds)
+const SEGMENT_SECONDS = 0.5
+const STREAM_CONNECTIONS = { whole: 10, range: 50 }
+const DEGRADE_CONNECTIONS = 50
+const DEGRADE_RATE = 2000
+const MEMORY_CLIENTS = 100
+const MEMORY_SECONDS = 8
+const STARTUP_TRACKS = 1000
+const RESULTS = fileURLToPath(new URL('results/', import.meta.url))
+
+const startedAt = new Date()
+const t0 = performance.now()
+const results = {
+  label: args.label,
+  startedAt: startedAt.toISOString(),
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: round(totalmem() / 2 ** 30, 1),
+    kernel: release(),
+    node: process.version,
+    nginx: nginxPath() === undefined ? 'not installed' : 'installed',
+    loadAverageAtStart: loadavg().map(n => round(n, 2))
+  },
+  settings: { seconds: SECONDS, warmupSeconds: 1, streamConnections: STREAM_CONNECTIONS, degradeConnections: DEGRADE_CONNECTIONS, degradeRate: DEGRADE_RATE, segmentSeconds: SEGMENT_SECONDS },
+  streaming: undefined,
+  degrade: undefined,
+  memory: undefined,
+  startup: undefined
+}
+const log = (...m) => console.error(`[bench ${round((performance.now() - t0) / 1000, 0)}s]`, ...m)
+// --cpu-prof: the service under load writes V8 CPU profiles into bench/results/profiles/.
+const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`] : []
+
+const work = await mkdtemp(join(tmpdir(), 'ephemeral-bench-'))
+// nginx's worker runs as another user: let it into the folder.
+await chmod(work, 0o755)
+try {
+  if (only.has('stream') || only.has('degrade')) await streamAndDegrade()
+  if (only.has('memory')) await memory()
+  if (only.has('startup')) await startup()
+} finally {
+  await rm(work, { recursive: true, force: true })
+}
+results.machine.loadAverageAtEnd = loadavg().map(n => round(n, 2))
+results.totalSeconds = round((performance.now() - t0) / 1000, 0)
+results.targets = targets()
+await mkdir(RESULTS, { recursive: true })
+const json = JSON.stringify(results, null, 2) + '\n'
+const file = join(RESULTS, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}${args.label ? '-' + args.label : ''}.json`)
+await writeFile(file, json)
+await writeFile(join(RESULTS, 'latest.json'), json)
+printTable()
+console.log(`\nJSON: ${file}`)
+
+async function folders (name) {
+  const audioDir = join(work, name, 'audio')
+  const metadataDir = join(work, name, 'metadata')
+  await mkdir(audioDir, { recursive: true })
+  await chmod(join(work, name), 0o755)
+  await chmod(audioDir, 0o755)
+  return { audioDir, metadataDir }
+}
+
+async function streamAndDegrade () {
+  const dirs = await folders('main')
+  const short = await writeTrack(join(dirs.audioDir, 'track-60s.wav'), { seconds: 60 })
+  const long = only.has('degrade') ? await writeTrack(join(dirs.audioDir, 'track-60min.wav'), { seconds: 3600 }) : undefined
+  log('tracks written; starting the service')
+  const ours = await startService({ ...dirs, nodeArgs })
+  try {
+    if (only.has('stream')) results.streaming = await streaming(ours, dirs.audioDir, short)
+    if (only.has('degrade') && long !== undefined) {
+      const perTrack = {}
+      for (const [key, track] of [['track60s', short], ['track60min', long]]) {
+        const name = track.path.split('/').at(-1)
+        const segments = Math.ceil(track.seconds / SEGMENT_SECONDS)
+        const play = {
+          server: ours,
+          path: `/degrade/${name}`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ segment_index: 0 }),
+          setupRequest: randomSegmentBody(segments),
+          connections: DEGRADE_CONNECTIONS,
+          seconds: SECONDS
+        }
+        log(`degrade ${name}: as fast as it goes`)
+        const figure = await measure(play)
+        // Latency at the target's load, requests evenly spaced: a closed loop at saturation only measures its own queue (50 / throughput).
+        log(`degrade ${name}: at ${DEGRADE_RATE} plays/s`)
+        const atRate = await paced({ ...play, body: randomSegment(segments), rate: DEGRADE_RATE })
+        // Every acknowledged play must be counted: the figures are of real, durable plays.
+        const stats = await (await fetch(`${ours.url}/stats/${name}`)).json()
+        figure.playsCounted = stats.segment_play_counts.reduce((a, b) => a + b, 0)
+        figure.playsAcknowledged = figure.ok + figure.warmupOk + atRate.ok
+        figure.segments = segments
+        figure.atRate = atRate
+        perTrack[key] = figure
+      }
+      results.degrade = { ...perTrack, ratio60minTo60s: round(perTrack.track60min.requestsPerSecond / perTrack.track60s.requestsPerSecond, 2) }
+    }
+    results.mainServiceStartMs = round(ours.readyMs, 0)
+  } finally {
+    await stop(ours)
+  }
+}
+
+async function streaming (ours, audioDir, track) {
+  const name = track.path.split('/').at(-1)
+  const peer = await startPeer({ audioDir })
+  const nginx = await startNginx({ audioDir, workDir: work })
+  const servers = { ours, peer, ...(nginx !== undefined ? { nginx } : {}) }
+  const out = { track: { name, bytes: track.size }, whole: {}, range: {} }
+  try {
+    for (const [kind, setupRequest] of [['whole', undefined], ['range', rangeRequest(track.size)]]) {
+      for (const [server, s] of Object.entries(servers)) {
+        log(`stream ${kind} ${server}`)
+        out[kind][server] = await measure({ server: s, path: `/stream/${name}`, connections: STREAM_CONNECTIONS[kind], seconds: SECONDS, setupRequest })
+      }
+      const figures = out[kind]
+      figures.oursToPeer = round(figures.ours.requestsPerSecond / figures.peer.requestsPerSecond, 2)
+      if (figures.nginx !== undefined) {
+        figures.nginxToPeer = round(figures.nginx.requestsPerSecond / figures.peer.requestsPerSecond, 2)
+        figures.oursToNginx = round(figures.ours.requestsPerSecond / figures.nginx.requestsPerSecond, 2)
+      }
+    }
+  } finally {
+    await stop(peer)
+    if (nginx !== undefined) await stop(nginx)
+  }
+  return out
+}
+
+async function memory () {
+  const dirs = await folders('memory')
+  const path = join(dirs.audioDir, 'track-1gb.wav')
+  log('writing the 1 GB track')
+  const track = await writeTrack(path, { bytes: 1e9 })
+  const service = await startService({ ...dirs, nodeArgs })
+  try {
+    const idle = memoryOf(service.child.pid)
+    log(`${MEMORY_CLIENTS} clients stream the 1 GB track`)
+    const figure = await manyStreams({ server: service, path: '/stream/track-1gb.wav', clients: MEMORY_CLIENTS, seconds: MEMORY_SECONDS })
+    results.memory = { trackBytes: track.size, idleRssMb: round(idle.rssMb, 0), ...figure }
+  } finally {
+    await stop(service)
+    await rm(join(work, 'memory'), { recursive: true, force: true })
+  }
+}
+
+async function startup () {
+  const empty = await folders('empty')
+  const none = await startService(empty)
+  await stop(none)
+  const dirs = await folders('startup')
+  log(`writing ${STARTUP_TRACKS} tracks`)
+  await writeManyTracks(dirs.audioDir, STARTUP_TRACKS, 1)
+  const first = await startService(dirs)
+  const listed = await (await fetch(`${first.url}/tracks`)).json()
+  await stop(first)
+  const restarts = []
+  for (let i = 0; i < 3; i++) {
+    const s = await startService(dirs)
+    restarts.push(round(s.readyMs, 0))
+    await stop(s)
+  }
+  restarts.sort((a, b) => a - b)
+  results.startup = {
+    tracks: STARTUP_TRACKS,
+    tracksListed: listed.length,
+    metadataFiles: (await readdir(dirs.metadataDir)).filter(n => n.endsWith('.json')).length,
+    emptyMs: round(none.readyMs, 0),
+    firstStartMs: round(first.readyMs, 0),
+    restartMs: restarts[1],
+    restartsMs: restarts,
+    loadAverage: loadavg().map(n => round(n, 2))
+  }
+}
+
+function targets () {
+  const list = []
+  const add = (name, value, goal, met) => list.push({ name, value, goal, met })
+  const s = results.streaming
+  if (s !== undefined) {
+    add('whole-file GET req/s, ours / @fastify/static', s.whole.oursToPeer, '>= 1.5', s.whole.oursToPeer >= 1.5)
+    add('256 KiB range GET req/s, ours / @fastify/static', s.range.oursToPeer, '>= 1.5', s.range.oursToPeer >= 1.5)
+  }
+  const d = results.degrade
+  if (d !== undefined) {
+    add('durable plays/s, 60-s track, 50 connections', d.track60s.requestsPerSecond, '>= 2000', d.track60s.requestsPerSecond >= 2000)
+    add(`degrade p99 ms at ${DEGRADE_RATE} plays/s, 60-s track`, d.track60s.atRate.latencyMs.p99, '< 10', d.track60s.atRate.latencyMs.p99 < 10 && d.track60s.atRate.requestsPerSecond >= DEGRADE_RATE * 0.95)
+    add('degrade p99 ms at full speed, 60-s track (closed loop: about 50 / throughput)', d.track60s.latencyMs.p99, '< 10', d.track60s.latencyMs.p99 < 10)
+    const errors = ['track60s', 'track60min'].reduce((n, k) => n + d[k].errors + d[k].atRate.errors + d[k].warmupErrors + d[k].atRate.warmupErrors, 0)
+    // Plays in flight when a run stops are counted but never acknowledged: only the reverse is a loss.
+    const lost = ['track60s', 'track60min'].reduce((n, k) => n + Math.max(0, d[k].playsAcknowledged - d[k].playsCounted), 0)
+    add('degrade errors and acknowledged plays not counted (both tracks)', errors + lost, '0', errors === 0 && lost === 0)
+    add('plays/s ratio 60-min / 60-s', d.ratio60minTo60s, '>= 0.8', d.ratio60minTo60s >= 0.8)
+  }
+  const m = results.memory
+  if (m !== undefined) add(`peak RSS MB, ${m.clients} streams of a 1 GB track`, m.peakRssMb, '< 200', m.peakRssMb < 200 && m.errors === 0)
+  const u = results.startup
+  if (u !== undefined) add(`start-up ms with ${u.tracks} tracks (metadata adopted)`, u.restartMs, '< 2000', u.restartMs < 2000 && u.tracksListed === u.tracks)
+  return list
+}
+
+function printTable () {
+  const rows = []
+  const row = (...cells) => rows.push(cells.map(String))
+  const ms = n => (n === undefined ? '-' : String(n))
+  const loadOf = f => `${f.load.otherCores}`
+  const s = results.streaming
+  if (s !== undefined) {
+    for (const kind of ['whole', 'range']) {
+      const title = kind === 'whole' ? `whole-file GET (${round(s.track.bytes / 1e6, 1)} MB), ${STREAM_CONNECTIONS.whole} conn` : `random 256 KiB ranges, ${STREAM_CONNECTIONS.range} conn`
+      for (const server of ['ours', 'peer', 'nginx']) {
+        const f = s[kind][server]
+        const label = server === 'peer' ? '@fastify/static' : server
+        if (f === undefined) { row(title, label, 'not installed', '', '', '', '', ''); continue }
+        row(title, label, f.requestsPerSecond, f.mbPerSecond, ms(f.latencyMs.p50), ms(f.latencyMs.p99), f.errors, loadOf(f))
+      }
+      row(title, 'ours / @fastify/static', `${s[kind].oursToPeer}x`, '', '', '', '', '')
+      if (s[kind].nginx !== undefined) row(title, 'ours / nginx', `${s[kind].oursToNginx}x`, '', '', '', '', '')
+    }
+  }
+  const d = results.degrade
+  if (d !== undefined) {
+    for (const [key, title] of [['track60s', '60-s track'], ['track60min', '60-min track']]) {
+      const f = d[key]
+      row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `${title}, full speed`, f.requestsPerSecond, '', ms(f.latencyMs.p50), ms(f.latencyMs.p99), f.errors, loadOf(f))
+      row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `${title}, at ${DEGRADE_RATE}/s`, f.atRate.requestsPerSecond, '', ms(f.atRate.latencyMs.p50), ms(f.atRate.latencyMs.p99), f.atRate.errors, loadOf(f.atRate))
+    }
+    row(`degrade, ${DEGRADE_CONNECTIONS} conn`, '60-min / 60-s', `${d.ratio60minTo60s}x`, '', '', '', '', '')
+  }
+  const m = results.memory
+  if (m !== undefined) row(`memory: ${m.clients} x 1 GB streams, ${m.seconds} s`, `peak RSS ${m.peakRssMb} MB (idle ${m.idleRssMb})`, '', m.mbPerSecond, '', '', m.errors, m.load.otherCores)
+  const u = results.startup
+  if (u !== undefined) {
+    row('start-up to listening', 'empty AUDIO_DIR', `${u.emptyMs} ms`, '', '', '', '', '')
+    row('start-up to listening', `${u.tracks} tracks, first start`, `${u.firstStartMs} ms`, '', '', '', '', '')
+    row('start-up to listening', `${u.tracks} tracks, restart`, `${u.restartMs} ms`, '', '', '', '', '')
+  }
+  const header = ['figure', 'server / case', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', 'errors', 'other load']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
+  const line = cells => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  console.log(`\nEphemeral Audio bench (${results.machine.cores} x ${results.machine.cpu}, node ${results.machine.node}, load ${results.machine.loadAverageAtStart.join(' ')}), ${results.totalSeconds} s`)
+  console.log('"other load": cores used by other processes while the figure was measured.\n')
+  console.log(line(header))
+  console.log(widths.map(w => '-'.repeat(w)).join('  '))
+  for (const r of rows) console.log(line(r))
+  console.log('\nTargets:')
+  for (const t of results.targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.name}: ${t.value} (target ${t.goal})`)
+  if (results.machine.nginx === 'not installed') console.log('  nginx: not installed')
+}
