@@ -56,7 +56,8 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
       ifModifiedSince: h['if-modified-since'],
       ifUnmodifiedSince: h['if-unmodified-since']
     }, validators)
-    if (precondition === 'not-modified') return await reply.code(304).send(null)
+    // No body and no Content-Type: a 304 describes the cached copy, it carries none.
+    if (precondition === 'not-modified') return await reply.code(304).removeHeader('content-type').send()
     if (precondition === 'precondition-failed') {
       return await reply.code(412).send({ statusCode: 412, error: 'Precondition Failed', message: 'The track has changed since the version the request names', code: 'EA_PRECONDITION_FAILED' })
     }

@@ -25,6 +25,8 @@ t.test('If-None-Match with the current ETag gives 304; after a play the ETag cha
   const cached = await fetch(streamUrl, { headers: { 'if-none-match': etag } })
   t.equal(cached.status, 304)
   t.equal(cached.headers.get('etag'), etag)
+  t.equal(cached.headers.get('content-type'), null, 'a 304 has no content type')
+  t.equal((await cached.arrayBuffer()).byteLength, 0, 'and no body')
   t.equal((await play(0)).status, 200)
   const changed = await fetch(streamUrl, { headers: { 'if-none-match': etag } })
   t.equal(changed.status, 200)
