@@ -7,14 +7,19 @@ import type { Track } from './library.js'
 import type { WavIo } from './wav-io.js'
 import type { MetadataStore } from './metadata-store.js'
 
-/** Copy every segment's pristine frames back into the audio, then make it durable. */
-export async function restorePristineAudio (wav: WavIo, track: Track): Promise<void> {
+/**
+ * Copy every segment's pristine frames back into the audio, then make it
+ * durable. `wrote` hears of every write, for whoever keeps the bytes in memory.
+ */
+export async function restorePristineAudio (wav: WavIo, track: Track, wrote: (position: number, data: Buffer) => void = () => {}): Promise<void> {
   const [audio, pristine] = await Promise.all([wav.openForUpdate(track.path), wav.openForRead(track.pristinePath)])
   try {
     const m = track.meta
     for (let index = 0; index < m.total_segments; index++) {
       const span = segmentSpan(m.layout, m.segment_duration, index)
-      await wav.writeSpan(audio, span.byteOffset, await wav.readSpan(pristine, span.byteOffset, span.byteLength))
+      const frames = await wav.readSpan(pristine, span.byteOffset, span.byteLength)
+      await wav.writeSpan(audio, span.byteOffset, frames)
+      wrote(span.byteOffset, frames)
     }
     await audio.datasync()
     const stat = await audio.stat()
@@ -38,6 +43,7 @@ export function createTrackReset (deps: {
   withTrackAlone: <T>(track: string, work: () => Promise<T>) => Promise<T>
   checkpoint: () => Promise<void>
   forget: (track: Track) => Promise<void>
+  wrote: (track: Track, position: number, data: Buffer) => void
 }) {
   return async function resetTrack (track: Track): Promise<void> {
     await deps.withTrackAlone(track.filename, async () => {
@@ -50,7 +56,7 @@ export function createTrackReset (deps: {
       m.reset_pending = true
       track.plays = sum(m.segment_play_counts)
       await deps.store.save(m)
-      await restorePristineAudio(deps.wav, track)
+      await restorePristineAudio(deps.wav, track, (position, data) => deps.wrote(track, position, data))
       delete m.reset_pending
       m.updated_at = new Date().toISOString()
       await deps.store.save(m)
@@ -70,6 +76,10 @@ export default fp(async function trackResetPlugin (fastify) {
     store: fastify.metadata,
     withTrackAlone: fastify.locks.track,
     checkpoint: async () => await fastify.degrader.checkpoint(),
-    forget: async track => await fastify.degrader.closeHandles(track)
+    forget: async track => {
+      fastify.trackCache.drop(track)
+      await fastify.degrader.closeHandles(track)
+    },
+    wrote: (track, position, data) => fastify.trackCache.write(track, position, data)
   }))
-}, { name: 'track-reset', dependencies: ['wav-io', 'metadata-store', 'lock-manager', 'degrader'] })
+}, { name: 'track-reset', dependencies: ['wav-io', 'metadata-store', 'lock-manager', 'degrader', 'track-cache'] })
