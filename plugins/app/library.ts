@@ -209,8 +209,16 @@ export function createLibrary (deps: LibraryDeps) {
     async find (filename: string): Promise<Track> {
       const invalid = invalidTrackName(filename)
       if (invalid !== undefined) throw new TrackError(400, 'EA_BAD_FILENAME', `Invalid file name: ${invalid}`)
-      const track = tracks.get(filename) ?? await tryLoad(filename)
-      if (track === undefined) throw new TrackError(404, 'EA_TRACK_NOT_FOUND', `Track not found: ${filename}`)
+      const known = tracks.get(filename)
+      // One lstat per request: a file removed or replaced while we run must not be served from what we knew of it.
+      const found = known === undefined ? undefined : await statInside(filename)
+      const track = known !== undefined && found !== undefined && found.stat.size === known.meta.file.size
+        ? known
+        : await tryLoad(filename)
+      if (track === undefined) {
+        tracks.delete(filename)
+        throw new TrackError(404, 'EA_TRACK_NOT_FOUND', `Track not found: ${filename}`)
+      }
       return track
     },
 

@@ -89,3 +89,24 @@ for (const how of ['corrupted', 'deleted'] as const) {
     t.same(await readFile(first.tracks[NAME]!.path), before, 'a fully silent segment stays silent: no damage is undone')
   })
 }
+
+t.test('a file removed while the service runs is 404 everywhere at once, never a 500', async t => {
+  const { app, tracks } = await buildTestApp(t, { tracks: { [NAME]: {} }, env: { DEGRADE_RATE_LIMIT: 0 } })
+  t.equal((await app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })).statusCode, 200)
+  await rm(tracks[NAME]!.path)
+  for (const request of [`/stream/${NAME}`, `/stats/${NAME}`, { method: 'POST' as const, url: `/degrade/${NAME}`, payload: { segment_index: 0 } }]) {
+    const res = await app.inject(request)
+    t.equal(res.statusCode, 404, JSON.stringify(request))
+    t.equal(res.json().code, 'EA_TRACK_NOT_FOUND')
+  }
+})
+
+t.test('a file replaced by another of a different size while the service runs is served as a new track', async t => {
+  const { app, audioDir } = await buildTestApp(t, { tracks: { [NAME]: { frames: 8000 } }, env: { DEGRADE_RATE_LIMIT: 0 } })
+  await app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })
+  const replacement = await writeTestWav(join(audioDir, NAME), { frames: 12000 })
+  const res = await app.inject(`/stream/${NAME}`)
+  t.equal(res.statusCode, 200)
+  t.same(res.rawPayload, await readFile(replacement.path))
+  t.same((await app.inject(`/stats/${NAME}`)).json().segment_play_counts, [0, 0, 0])
+})
