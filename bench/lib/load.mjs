@@ -83,9 +83,9 @@ export async function paced ({ server, path, method = 'GET', headers = {}, body,
       await new Promise(resolve => setTimeout(resolve, 1))
     }
     if (pending > 0) await finished
-    return { latencies, errors, elapsed: (performance.now() - start) / 1000 }
+    return { latencies, errors, ok: total - errors, elapsed: (performance.now() - start) / 1000 }
   }
-  const warmupErrors = warmupSeconds > 0 ? (await run(warmupSeconds, false)).errors : 0
+  const warm = warmupSeconds > 0 ? await run(warmupSeconds, false) : undefined
   const meter = loadMeter([server.child.pid])
   const { latencies, errors, elapsed } = await run(seconds, true)
   const load = meter()
@@ -99,9 +99,38 @@ export async function paced ({ server, path, method = 'GET', headers = {}, body,
     requestsPerSecond: round(latencies.length / elapsed, 0),
     latencyMs: { p50: at(0.5), p99: at(0.99), max: at(1) },
     errors,
-    warmupErrors,
+    warmupErrors: warm?.errors ?? 0,
+    warmupOk: warm?.ok ?? 0,
     ok: latencies.length,
     load: { ...load, waitedForQuietSeconds: waitedSeconds }
+  }
+}
+
+/**
+ * Rounds of one figure measured apart (interleaved with the other servers',
+ * so that a burst of other work on the machine falls on all of them alike),
+ * as one: rates over the whole time, the mean of the medians, the worst p99.
+ */
+export function combine (rounds) {
+  const seconds = rounds.reduce((n, r) => n + r.seconds, 0)
+  const weighted = pick => round(rounds.reduce((n, r) => n + pick(r) * r.seconds, 0) / seconds, 2)
+  return {
+    connections: rounds[0].connections,
+    rounds: rounds.length,
+    seconds: round(seconds, 2),
+    requests: rounds.reduce((n, r) => n + r.requests, 0),
+    requestsPerSecond: round(rounds.reduce((n, r) => n + r.ok, 0) / seconds, 0),
+    mbPerSecond: weighted(r => r.mbPerSecond),
+    latencyMs: { p50: weighted(r => r.latencyMs.p50), p99: Math.max(...rounds.map(r => r.latencyMs.p99)), max: Math.max(...rounds.map(r => r.latencyMs.max)) },
+    errors: rounds.reduce((n, r) => n + r.errors + r.warmupErrors, 0),
+    ok: rounds.reduce((n, r) => n + r.ok, 0),
+    load: {
+      serverCores: weighted(r => r.load.serverCores),
+      loadGeneratorCores: weighted(r => r.load.loadGeneratorCores),
+      otherCores: weighted(r => r.load.otherCores),
+      waitedForQuietSeconds: round(rounds.reduce((n, r) => n + r.load.waitedForQuietSeconds, 0), 1)
+    },
+    perRound: rounds.map(r => ({ requestsPerSecond: r.requestsPerSecond, p99: r.latencyMs.p99, otherCores: r.load.otherCores }))
   }
 }
 

@@ -41,9 +41,15 @@ async function waitForPort (child, port, since, timeoutMs) {
   throw new Error(`server did not listen on ${port} within ${timeoutMs} ms`)
 }
 
+// Every server started and not yet stopped, so that a failing run leaves none behind.
+const running = new Set()
+
 function started (command, args, env, port, timeoutMs = 60_000) {
   const since = performance.now()
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const server = { child }
+  running.add(server)
+  child.once('exit', () => running.delete(server))
   let stderr = ''
   child.stdout.resume()
   child.stderr.on('data', d => { stderr = (stderr + d).slice(-4000) })
@@ -75,6 +81,7 @@ export async function startPeer ({ audioDir }) {
 }
 
 export function nginxPath () {
+  if (process.env.BENCH_NGINX === 'off') return undefined
   for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {
     if (spawnSync(candidate, ['-v']).status === 0) return candidate
   }
@@ -109,6 +116,10 @@ http {
 }
 `)
   return await started(nginx, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], {}, port)
+}
+
+export async function stopAll () {
+  await Promise.all([...running].map(stop))
 }
 
 export async function stop (server, timeoutMs = 20_000) {

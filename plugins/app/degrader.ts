@@ -17,6 +17,20 @@ import { recover } from './recovery.js'
 /** Plays rendering at once rarely exceed the connections; beyond this many, buffers go to the garbage collector. */
 const MAX_SPARE_BUFFERS = 64
 
+/**
+ * A checkpoint writes back every segment played since the last one in one
+ * fdatasync, and journal commits queue behind it on the disk. On a short
+ * track that is at most the file (replays of a segment coalesce in the page
+ * cache); on a long one, random plays rarely coalesce, and five seconds of
+ * them make hundreds of MB, stalling plays for a large part of a second. So a
+ * track whose unwritten segments reach this many bytes, while still a small
+ * share of the file (fewer than 1 in EARLY_FLUSH_SHARE), is written back at
+ * once: bursts stay a few ms long, and no more bytes reach the disk than a
+ * checkpoint would have written.
+ */
+const EARLY_FLUSH_BYTES = 4 * 1024 * 1024
+const EARLY_FLUSH_SHARE = 4
+
 interface DegraderDeps {
   library: Library
   locks: LockManager
@@ -56,6 +70,13 @@ export function createDegrader (deps: DegraderDeps) {
   // cache copies what it keeps, so a play leaves no 88 KB of garbage behind.
   const spareBuffers: Buffer[] = []
   const written = new Set<Track>()
+  // Segments written since the track's audio was last made durable, for early write-back.
+  const unflushed = new Map<Track, { segments: Set<number>, bytes: number, flushing?: Promise<void> }>()
+  // An early write-back that failed: the kernel may since have dropped those pages, and a later
+  // fdatasync would not say so. Checkpoints fail from then on, so the journal is kept and the
+  // next start re-renders the plays it holds.
+  let flushError: unknown
+  const stats = { earlyFlushes: 0 }
   // Plays whose record is in a generation but whose audio may not be written yet, per generation.
   const inflight = new Map<number, number>()
   let drainWaiters: Array<() => void> = []
@@ -113,6 +134,25 @@ export function createDegrader (deps: DegraderDeps) {
       if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer)
     }
     written.add(track)
+    noteUnflushed(track, index, span.byteLength)
+  }
+
+  function noteUnflushed (track: Track, index: number, bytes: number): void {
+    let u = unflushed.get(track)
+    if (u === undefined) unflushed.set(track, u = { segments: new Set(), bytes: 0 })
+    if (!u.segments.has(index)) {
+      u.segments.add(index)
+      u.bytes += bytes
+    }
+    if (u.flushing === undefined && u.bytes >= EARLY_FLUSH_BYTES && u.bytes * EARLY_FLUSH_SHARE < track.meta.file.size) {
+      u.segments.clear()
+      u.bytes = 0
+      stats.earlyFlushes++
+      const flush = u.flushing = handlesOf(track)
+        .then(async ({ audio }) => await audio.datasync())
+        .catch((err: unknown) => { flushError ??= err })
+        .finally(() => { if (u.flushing === flush) delete u.flushing })
+    }
   }
 
   function enter (generation: number): void {
@@ -135,6 +175,8 @@ export function createDegrader (deps: DegraderDeps) {
   }
 
   async function closeHandles (track: Track): Promise<void> {
+    await unflushed.get(track)?.flushing
+    unflushed.delete(track)
     const h = handles.get(track)
     handles.delete(track)
     if (h === undefined) return
@@ -144,10 +186,14 @@ export function createDegrader (deps: DegraderDeps) {
 
   /** Make the written audio durable, then record the file as it now is. */
   async function syncWritten (): Promise<void> {
+    if (flushError !== undefined) throw flushError
     const tracks = [...written]
     written.clear()
     for (const track of tracks) {
       const { audio } = await handlesOf(track)
+      const u = unflushed.get(track)
+      u?.segments.clear()
+      if (u !== undefined) u.bytes = 0
       await audio.datasync()
       const stat = await audio.stat()
       track.meta.file = { size: stat.size, mtime_ms: stat.mtimeMs }
@@ -190,6 +236,7 @@ export function createDegrader (deps: DegraderDeps) {
     },
 
     events,
+    stats,
 
     render,
     syncWritten,

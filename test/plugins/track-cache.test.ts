@@ -240,6 +240,38 @@ t.test('streamed from disk into a response, reusing one buffer per client, a lar
   t.ok(slow.equals(expected), 'slow reader')
 })
 
+t.test('a track that cannot be read into memory keeps being served from disk', async t => {
+  const dir = await folder(t)
+  const { track } = await trackFile(dir, 'a.wav')
+  const gone = { ...track, path: join(dir, 'missing.wav') }
+  const cache = createTrackCache(createWavIo(), { admitAfter: 1 })
+  t.teardown(async () => await cache.close())
+  t.equal(cache.read(gone, { start: 0, end: 1 }), undefined)
+  await cache.loaded(gone)
+  t.notOk(cache.cached(gone))
+  t.equal(cache.stats.loads, 0)
+})
+
+t.test('regression: a play whose write fails drops the track from memory (its bytes on disk are unknown)', async t => {
+  const NAME = 'song.wav'
+  const { app } = await buildTestApp(t, { tracks: { [NAME]: { frames: 8000 } }, env: { DEGRADE_RATE_LIMIT: 0 } })
+  const track = await app.library.find(NAME)
+  for (let i = 0; i < 2; i++) await app.inject(`/stream/${NAME}`)
+  await app.trackCache.loaded(track)
+  t.ok(app.trackCache.cached(track))
+  const writeSpan = app.wav.writeSpan
+  app.wav.writeSpan = async () => { throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }) }
+  t.teardown(() => { app.wav.writeSpan = writeSpan })
+  const res = await app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })
+  t.equal(res.statusCode, 500)
+  t.notOk(app.trackCache.cached(track), 'no longer served from memory')
+  app.wav.writeSpan = writeSpan
+  const ok = await app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })
+  t.equal(ok.statusCode, 200)
+  const streamed = (await app.inject(`/stream/${NAME}`)).rawPayload
+  t.ok(streamed.equals(await readFile(track.path)), 'the bytes on disk')
+})
+
 t.test('maxTrackBytes above maxBytes is refused', async t => {
   t.throws(() => createTrackCache(createWavIo(), { maxBytes: 10, maxTrackBytes: 20 }), RangeError)
 })
