@@ -218,9 +218,13 @@ export function createDegrader (deps: DegraderDeps) {
           // Durable from here on: a crash now is repaired by replaying the record.
           tallyOf(m.segment_play_counts).update(m.segment_play_counts[index] ?? 0, count)
           m.segment_play_counts[index] = count
-          track.plays++
-          await render(track, index)
-          track.lastModified = new Date()
+          try {
+            await render(track, index)
+          } finally {
+            // plays names the bytes in ETags: announce the new version only once they are written.
+            track.plays++
+            track.lastModified = new Date()
+          }
         } finally {
           leave(generation)
         }

@@ -172,3 +172,25 @@ t.test('clients that disconnect mid-stream leave no connection, stream or file h
   const again = await fetch(`${url}/stream/big.wav`, { headers: { range: 'bytes=-10' } })
   t.equal((await again.arrayBuffer()).byteLength, 10)
 })
+
+t.test('the ETag names a play\'s bytes only once they are written', async t => {
+  const { app, streamUrl, play } = await setup(t)
+  const etagNow = async () => (await fetch(streamUrl, { method: 'HEAD' })).headers.get('etag')
+  const before = await etagNow()
+  const writeSpan = app.wav.writeSpan
+  let release: () => void = () => {}
+  let writing: () => void = () => {}
+  const started = new Promise<void>(resolve => { writing = resolve })
+  app.wav.writeSpan = async (...args) => {
+    writing()
+    await new Promise<void>(resolve => { release = resolve })
+    return await writeSpan(...args)
+  }
+  const played = play(0)
+  await started
+  t.equal(await etagNow(), before, 'while the segment is being written, the old ETag stands')
+  release()
+  t.equal((await played).status, 200)
+  app.wav.writeSpan = writeSpan
+  t.not(await etagNow(), before, 'once written, the new one')
+})
