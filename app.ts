@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import envPlugin, { type EnvPluginOptions } from './plugins/external/env.js'
@@ -9,7 +9,8 @@ import swaggerPlugin from './plugins/external/swagger.js'
 import wavIoPlugin from './plugins/app/wav-io.js'
 import metadataStorePlugin from './plugins/app/metadata-store.js'
 import lockManagerPlugin from './plugins/app/lock-manager.js'
-import libraryPlugin, { TrackError } from './plugins/app/library.js'
+import libraryPlugin from './plugins/app/library.js'
+import errorHandlerPlugin from './plugins/app/error-handler.js'
 import trackCachePlugin from './plugins/app/track-cache.js'
 import degraderPlugin from './plugins/app/degrader.js'
 import trackResetPlugin from './plugins/app/track-reset.js'
@@ -34,12 +35,11 @@ export type AppOptions = EnvPluginOptions
 export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) {
   // Body schemas are not coerced ("3" is not a segment index); params and query strings are.
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
-  for (const schema of [ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema, ResetResultSchema]) {
-    fastify.addSchema(schema)
-  }
-  for (const schema of [AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema]) {
-    fastify.addSchema(schema)
-  }
+  // Named schemas: shared by the routes and named components in the OpenAPI document.
+  for (const schema of [
+    ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema,
+    ResetResultSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema
+  ]) fastify.addSchema(schema)
 
   await fastify.register(envPlugin, opts)
   fastify.log.level = fastify.config.logLevel
@@ -64,10 +64,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
     // A response that outlived the start of a shutdown leaves a keep-alive socket that would hold close() until it times out.
     if (closing) setImmediate(() => fastify.server.closeIdleConnections())
   })
-  fastify.setErrorHandler(errorHandler)
-  fastify.setNotFoundHandler(async (request, reply) => {
-    return await reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`, code: 'EA_ROUTE_NOT_FOUND' })
-  })
+  await fastify.register(errorHandlerPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(trackRoutes)
@@ -78,44 +75,6 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(eventsRoutes)
   await fastify.register(playerRoutes)
 }, { name: 'ephemeral-audio' })
-
-function errorHandler (error: FastifyError | TrackError, request: FastifyRequest, reply: FastifyReply) {
-  const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
-  if (statusCode >= 500 && statusCode !== SERVICE_UNAVAILABLE) {
-    request.log.error({ err: error }, 'request failed')
-    // Never leak internals (paths, stack traces) to the client.
-    return reply.code(statusCode).send({ statusCode, error: 'Internal Server Error', message: 'The server could not complete the request; it has been logged.', code: 'EA_INTERNAL' })
-  }
-  request.log.info({ err: { message: error.message, code: error.code } }, 'request refused')
-  const body: Record<string, unknown> = {
-    statusCode,
-    error: statusText(statusCode),
-    message: 'validation' in error && error.validation !== undefined ? `Invalid request: ${error.message}` : error.message
-  }
-  if (error.code) body.code = error.code
-  return reply.code(statusCode).send(body)
-}
-
-// Expected while shutting down or at a capacity bound: the message is ours and safe to show.
-const SERVICE_UNAVAILABLE = 503
-
-function statusText (statusCode: number): string {
-  return STATUS_TEXT[statusCode] ?? 'Error'
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  406: 'Not Acceptable',
-  412: 'Precondition Failed',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  416: 'Range Not Satisfiable',
-  422: 'Unprocessable Entity',
-  429: 'Too Many Requests',
-  503: 'Service Unavailable'
-}
 
 /** Fastify options shared by the server and the tests, so both validate and coerce alike. */
 export function fastifyOptions (logger: FastifyServerOptions['logger'] = false): FastifyServerOptions {

@@ -47,12 +47,14 @@ t.test('resets need the admin token, and are off without one', async t => {
   const disabled = await off.app.inject({ method: 'POST', url: `/reset/${NAME}`, headers: { authorization: 'Bearer anything' } })
   t.equal(disabled.statusCode, 403)
   t.equal(disabled.json().code, 'EA_ADMIN_DISABLED')
+  t.equal(disabled.json().error, 'Forbidden')
 
   const on = await buildTestApp(t, { tracks: { [NAME]: {} }, env: { DEGRADE_RATE_LIMIT: 0, ADMIN_TOKEN: TOKEN } })
   await on.app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })
   for (const authorization of [undefined, 'Bearer wrong', TOKEN, `Basic ${TOKEN}`]) {
     const res = await on.app.inject({ method: 'POST', url: `/reset/${NAME}`, headers: authorization === undefined ? {} : { authorization } })
     t.equal(res.statusCode, 401, String(authorization))
+    t.equal(res.json().error, 'Unauthorized')
   }
   t.equal((await on.app.inject(`/stats/${NAME}`)).json().total_plays, 1, 'refused resets changed nothing')
   t.equal((await on.app.inject({ method: 'POST', url: '/reset/missing.wav', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 404)
