@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { validatorCompiler } from './plugins/app/validator.js'
 import envPlugin, { type EnvPluginOptions } from './plugins/external/env.js'
 import corsPlugin from './plugins/external/cors.js'
 import sensiblePlugin from './plugins/external/sensible.js'
@@ -34,7 +35,7 @@ export type AppOptions = EnvPluginOptions
 /** The whole service as one plugin: external plugins, then ours, then routes. */
 export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) {
   // Body schemas are not coerced ("3" is not a segment index); params and query strings are.
-  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
+  fastify.setValidatorCompiler(validatorCompiler)
   // Named schemas: shared by the routes and named components in the OpenAPI document.
   for (const schema of [
     ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema,

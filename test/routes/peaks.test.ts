@@ -228,3 +228,13 @@ t.test('a track whose file vanished is 404, not a server error', async t => {
   t.equal(res.statusCode, 404)
   t.equal(res.json().code, 'EA_TRACK_NOT_FOUND')
 })
+
+t.test('integer query parameters written with a fraction or an exponent are refused, not truncated', async t => {
+  const { app } = await buildTestApp(t, { tracks: { 'q.wav': {} } })
+  for (const query of ['samples_per_pixel=2.5', 'samples_per_pixel=1e3', 'pixels_per_second=10x', 'pixels_per_second=0x10']) {
+    const res = await app.inject(`/peaks/q.wav?${query}`)
+    t.equal(res.statusCode, 400, query)
+    t.match(res.json().message, /must be integer/)
+  }
+  t.equal((await app.inject('/peaks/q.wav?samples_per_pixel=256')).statusCode, 200, 'a plain integer is fine')
+})
