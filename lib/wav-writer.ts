@@ -14,6 +14,10 @@ export interface WavHeaderOptions {
   chunksBeforeData?: ExtraChunk[]
   /** Chunks written after the data; counted in the RIFF size. */
   chunksAfterData?: ExtraChunk[]
+  /** A `fmt ` body other than the canonical 16 bytes (18 or 40, WAVE_FORMAT_EXTENSIBLE). */
+  fmtBody?: Buffer
+  /** The size the `data` header states, when it should differ from the bytes that follow (0xFFFFFFFF from a streaming encoder). */
+  declaredDataSize?: number
 }
 
 export function encodeChunk (chunk: ExtraChunk): Buffer {
@@ -42,16 +46,17 @@ export function fmtBody (format: WavFormat): Buffer {
  * any extra chunks, and the `data` chunk header for `dataBytes` of frames.
  */
 export function wavHeader (format: WavFormat, dataBytes: number, options: WavHeaderOptions = {}): Buffer {
+  const declared = options.declaredDataSize ?? dataBytes
   const before = (options.chunksBeforeData ?? []).map(encodeChunk)
   const afterBytes = (options.chunksAfterData ?? []).map(encodeChunk).reduce((n, c) => n + c.length, 0)
-  const fmt = encodeChunk({ id: 'fmt ', body: fmtBody(format) })
+  const fmt = encodeChunk({ id: 'fmt ', body: options.fmtBody ?? fmtBody(format) })
   const dataHeader = Buffer.alloc(8)
   dataHeader.write('data', 0, 'latin1')
-  dataHeader.writeUInt32LE(dataBytes, 4)
+  dataHeader.writeUInt32LE(declared, 4)
   const head = Buffer.concat([fmt, ...before, dataHeader])
   const riff = Buffer.alloc(12)
   riff.write('RIFF', 0, 'latin1')
-  riff.writeUInt32LE(4 + head.length + dataBytes + (dataBytes % 2) + afterBytes, 4)
+  riff.writeUInt32LE(Math.min(0xffffffff, 4 + head.length + declared + (declared % 2) + afterBytes), 4)
   riff.write('WAVE', 8, 'latin1')
   return Buffer.concat([riff, head])
 }
