@@ -6,7 +6,12 @@ import { DegradationTally } from './degradation-tally.js'
  * by the same model that renders the audio, so they can never disagree.
  */
 export function segmentDegradation (counts: readonly number[], ratePercent: number): number[] {
-  return counts.map(n => percent(silencedShare(n, ratePercent)))
+  return counts.map(n => segmentPercent(n, ratePercent))
+}
+
+/** Percent of one segment silenced after `plays` plays, to 4 decimals. */
+export function segmentPercent (plays: number, ratePercent: number): number {
+  return percent(silencedShare(plays, ratePercent))
 }
 
 /** Mean over segments of the share silenced, 0–100; the degrader keeps the same figure play by play. */

@@ -6,8 +6,8 @@ import { Mutex } from 'async-mutex'
 import { PlayJournal } from '../../lib/play-journal.js'
 import { renderInPlace } from '../../lib/render.js'
 import { segmentSpan } from '../../lib/wav-format.js'
-import { silencedShare } from '../../lib/dropout.js'
 import { DegradationTally } from '../../lib/degradation-tally.js'
+import { segmentPercent } from '../../lib/track-figures.js'
 import { TrackError, type Library, type Track } from './library.js'
 import type { LockManager } from './lock-manager.js'
 import type { WavIo } from './wav-io.js'
@@ -230,7 +230,7 @@ export function createDegrader (deps: DegraderDeps) {
         }
         const result = {
           play_count: count,
-          segment_degradation: Math.round(silencedShare(count, deps.ratePercent) * 100 * 1e4) / 1e4,
+          segment_degradation: segmentPercent(count, deps.ratePercent),
           overall_degradation: tallyOf(m.segment_play_counts).overall(m.segment_play_counts.length),
           total_plays: track.plays
         }

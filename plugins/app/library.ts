@@ -103,10 +103,14 @@ export function createLibrary (deps: LibraryDeps) {
   async function load (filename: string, path: string, stat: Stats): Promise<Track> {
     const loaded = await store.load(filename)
     const base = { filename, path, pristinePath: join(deps.backupDir, filename), suspect: false }
-    if (loaded.status === 'ours' && loaded.metadata.file.size === stat.size && loaded.metadata.file.mtime_ms === stat.mtimeMs) {
-      const track = { ...base, meta: loaded.metadata, plays: sum(loaded.metadata.segment_play_counts), lastModified: stat.mtime }
+    /** Carry on with metadata we wrote, as long as the pristine copy it renders from is there. */
+    const resume = async (meta: TrackMetadata, suspect: boolean): Promise<Track> => {
+      const track = { ...base, meta, plays: sum(meta.segment_play_counts), lastModified: stat.mtime, suspect }
       if (!await pristineMatches(track)) await rebaseline(track, 'its pristine copy is missing')
       return track
+    }
+    if (loaded.status === 'ours' && loaded.metadata.file.size === stat.size && loaded.metadata.file.mtime_ms === stat.mtimeMs) {
+      return await resume(loaded.metadata, false)
     }
     const inspected = await wav.inspect(path)
     const inputs = newTrackInputs(filename, inspected)
@@ -114,12 +118,8 @@ export function createLibrary (deps: LibraryDeps) {
     if (loaded.status === 'ours') {
       const same = loaded.metadata.file.size === inspected.size &&
         JSON.stringify(loaded.metadata.layout) === JSON.stringify(inspected.layout)
-      if (same) {
-        // Only the mtime moved: our own unfinished writes before a crash, or a hand edit. The degrader checks which.
-        const track = { ...base, meta: { ...loaded.metadata, file: inputs.file }, plays: sum(loaded.metadata.segment_play_counts), lastModified: stat.mtime, suspect: true }
-        if (!await pristineMatches(track)) await rebaseline(track, 'its pristine copy is missing')
-        return track
-      }
+      // Only the mtime moved: our own unfinished writes before a crash, or a hand edit. Recovery checks which.
+      if (same) return await resume({ ...loaded.metadata, file: inputs.file }, true)
       log.warn({ track: filename, plays: sum(loaded.metadata.segment_play_counts) }, 'audio file was replaced while the service was down: starting it as a new track')
       meta = freshMetadata(inputs)
     } else if (loaded.status === 'flask') {
