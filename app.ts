@@ -1,4 +1,5 @@
-import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyHttpOptions, type FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { validatorCompiler } from './plugins/app/validator.js'
@@ -12,6 +13,7 @@ import metadataStorePlugin from './plugins/app/metadata-store.js'
 import lockManagerPlugin from './plugins/app/lock-manager.js'
 import libraryPlugin from './plugins/app/library.js'
 import errorHandlerPlugin from './plugins/app/error-handler.js'
+import requestLimitsPlugin from './plugins/app/request-limits.js'
 import trackCachePlugin from './plugins/app/track-cache.js'
 import degraderPlugin from './plugins/app/degrader.js'
 import trackResetPlugin from './plugins/app/track-reset.js'
@@ -44,6 +46,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
 
   await fastify.register(envPlugin, opts)
   fastify.log.level = fastify.config.logLevel
+  await fastify.register(requestLimitsPlugin)
   await fastify.register(sensiblePlugin)
   await fastify.register(corsPlugin)
   await fastify.register(rateLimitPlugin)
@@ -78,12 +81,15 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
 }, { name: 'ephemeral-audio' })
 
 /** Fastify options shared by the server and the tests, so both validate and coerce alike. */
-export function fastifyOptions (logger: FastifyServerOptions['logger'] = false): FastifyServerOptions {
+export function fastifyOptions (logger: FastifyServerOptions['logger'] = false): FastifyHttpOptions<Server> {
   return {
     logger,
-    // Long downloads on slow phones must not be cut; idle sockets still are.
-    requestTimeout: 0,
+    // Receiving a request is bounded (REQUEST_TIMEOUT, set by request-limits);
+    // long downloads on slow phones are not cut, idle sockets still are.
+    requestTimeout: 30_000,
     connectionTimeout: 0,
+    // How often Node checks those bounds; its default (30 s) would double them.
+    http: { connectionsCheckingInterval: 1000 },
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     // One log line per request (onResponse below) instead of Fastify's two.

@@ -14,6 +14,8 @@ export type WavFormatErrorCode =
   | 'WAV_BAD_CHANNELS'
   | 'WAV_UNSUPPORTED_BITS'
   | 'WAV_BAD_BLOCK_ALIGN'
+  | 'WAV_BAD_RATE'
+  | 'WAV_TOO_LONG'
 
 /** A file that is not a WAV this service can play. Messages never name the file. */
 export class WavFormatError extends Error {
@@ -106,6 +108,15 @@ function extensibleTag (body: Buffer): number {
   return guid.readUInt16LE(0)
 }
 
+/** What a header may claim before the file is refused (422), whatever its size on disk. */
+export const WAV_LIMITS = {
+  minSampleRate: 1000,
+  maxSampleRate: 768_000,
+  maxChannels: 64,
+  /** Segments per track: bounds the metadata file (two counts per segment) and per-track memory. */
+  maxSegments: 1_000_000
+} as const
+
 function parseFmt (body: Buffer): WavFormat {
   if (body.length < 16) {
     throw new WavFormatError('WAV_BAD_FMT', `fmt chunk is ${body.length} bytes; it needs at least 16`)
@@ -118,6 +129,13 @@ function parseFmt (body: Buffer): WavFormat {
   const bitsPerSample = body.readUInt16LE(14)
   if (channels === 0) throw new WavFormatError('WAV_BAD_CHANNELS', 'the fmt chunk declares 0 channels')
   if (sampleRate === 0) throw new WavFormatError('WAV_BAD_FMT', 'the fmt chunk declares a sample rate of 0 Hz')
+  // A header is a claim, not a fact: absurd rates would make absurd segment counts and metadata.
+  if (sampleRate < WAV_LIMITS.minSampleRate || sampleRate > WAV_LIMITS.maxSampleRate) {
+    throw new WavFormatError('WAV_BAD_RATE', `the sample rate is ${sampleRate} Hz; the service plays ${WAV_LIMITS.minSampleRate} Hz to ${WAV_LIMITS.maxSampleRate} Hz`)
+  }
+  if (channels > WAV_LIMITS.maxChannels) {
+    throw new WavFormatError('WAV_BAD_CHANNELS', `the file declares ${channels} channels; the service plays at most ${WAV_LIMITS.maxChannels}`)
+  }
   if (!SUPPORTED_BITS[encoding].includes(bitsPerSample)) {
     const kind = encoding === 'int' ? 'integer PCM' : 'float'
     throw new WavFormatError('WAV_UNSUPPORTED_BITS',

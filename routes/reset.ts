@@ -35,10 +35,12 @@ const reset: FastifyPluginAsyncTypebox = async (fastify) => {
         422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable)
       }
     }
-  }, async (request): Promise<ResetResult> => {
+  }, async (request, reply): Promise<ResetResult> => {
     if (config.adminToken === '') throw new TrackError(403, 'EA_ADMIN_DISABLED', 'Resets are disabled: set ADMIN_TOKEN to enable them')
-    const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    const given = /^bearer +(.+?)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
     if (given === undefined || !sameToken(given, config.adminToken)) {
+      reply.header('www-authenticate', given === undefined ? 'Bearer realm="ephemeral-audio"' : 'Bearer realm="ephemeral-audio", error="invalid_token"')
       throw new TrackError(401, 'EA_UNAUTHORIZED', 'A valid admin token is required: Authorization: Bearer <ADMIN_TOKEN>')
     }
     const track = await library.find(request.params.filename)

@@ -6,13 +6,13 @@ import { Type, type Static } from 'typebox'
  * Bounds reject nonsense at boot with a message naming the variable.
  */
 export const EnvSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000, description: 'TCP port to listen on' }),
+  PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5000, description: 'TCP port to listen on' }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Interface to listen on' }),
   CORS_ORIGIN: Type.String({ minLength: 1, default: '*', description: '`*`, one origin, or a comma-separated list of origins' }),
   AUDIO_DIR: Type.String({ minLength: 1, default: './audio', description: 'Folder of WAV tracks' }),
   METADATA_DIR: Type.String({ minLength: 1, default: './metadata', description: 'Folder of per-track JSON metadata and the play journal' }),
   BACKUP_DIR: Type.String({ default: '', description: 'Folder of pristine copies; empty means METADATA_DIR/originals' }),
-  SEGMENT_DURATION: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 0.5, description: 'Seconds of audio per segment' }),
+  SEGMENT_DURATION: Type.Number({ minimum: 0.05, maximum: 60, default: 0.5, description: 'Seconds of audio per segment' }),
   DEGRADATION_RATE: Type.Number({ minimum: 0, maximum: 100, default: 1.0, description: 'Percent of a segment silenced per play' }),
   DEGRADE_RATE_LIMIT: Type.Number({ minimum: -1, default: -1, description: 'Plays per second per client and track; 0 turns the limit off; -1 (default) derives it from SEGMENT_DURATION' }),
   BODY_LIMIT: Type.Integer({ minimum: 64, maximum: 1048576, default: 1024, description: 'Largest request body in bytes' }),
@@ -21,6 +21,8 @@ export const EnvSchema = Type.Object({
   CHECKPOINT_INTERVAL: Type.Number({ minimum: 0.05, maximum: 3600, default: 5, description: 'Seconds between checkpoints of the play journal into the metadata files' }),
   SHUTDOWN_GRACE: Type.Number({ minimum: 0, maximum: 600, default: 10, description: 'Seconds running responses get to finish on SIGTERM/SIGINT' }),
   DOCS_ENABLED: Type.Boolean({ default: true, description: 'Serve the OpenAPI document (/openapi.json, /openapi.yaml) and the API reference (/docs); false for a locked-down deployment' }),
+  REQUEST_TIMEOUT: Type.Number({ minimum: 1, maximum: 3600, default: 30, description: 'Seconds a client gets to send a whole request (headers and body); downloads are not limited by it' }),
+  MAX_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000000, default: 0, description: 'Open connections at most; 0 (default) derives it from the open-file limit, keeping files for the journal and the tracks' }),
   EVENTS_MAX_CLIENTS: Type.Integer({ minimum: 1, maximum: 100000, default: 256, description: 'Live listeners (GET /events) served at once; more are refused with 503 until one leaves' }),
   ADMIN_TOKEN: Type.String({ default: '', description: 'Bearer token for POST /reset; empty (the default) disables resets' }),
   LOG_LEVEL: Type.Union([

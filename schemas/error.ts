@@ -12,7 +12,7 @@ export type ErrorBody = Static<typeof ErrorSchema>
 
 /** Real replies of the service, for the OpenAPI document. */
 export const errorExamples = {
-  badFilename: { statusCode: 400, error: 'Bad Request', message: 'Invalid request: params/filename must match pattern "^[^/\\\\\\x00]+\\.[wW][aA][vV]$"', code: 'FST_ERR_VALIDATION' },
+  badFilename: { statusCode: 400, error: 'Bad Request', message: 'Invalid request: a track name is a file name ending in .wav (5 to 255 characters, no /, \\ or NUL)', code: 'EA_BAD_FILENAME' },
   badSegmentIndex: { statusCode: 400, error: 'Bad Request', message: 'Invalid request: body/segment_index must be integer', code: 'FST_ERR_VALIDATION' },
   segmentOutOfRange: { statusCode: 400, error: 'Bad Request', message: 'segment_index 48 is out of range: ephemeral-demo.wav has 48 segments (0 to 47)', code: 'EA_SEGMENT_OUT_OF_RANGE' },
   trackNotFound: { statusCode: 404, error: 'Not Found', message: 'Track not found: missing.wav', code: 'EA_TRACK_NOT_FOUND' },

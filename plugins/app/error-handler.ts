@@ -3,6 +3,8 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
 import type { TrackError } from './library.js'
 
+export const FILENAME_RULE = 'a track name is a file name ending in .wav (5 to 255 characters, no /, \\ or NUL)'
+
 // Expected while shutting down or at a capacity bound: the message is ours and safe to show.
 const SERVICE_UNAVAILABLE = 503
 
@@ -20,11 +22,13 @@ export default fp(async function errorHandlerPlugin (fastify) {
     }
     request.log.info({ err: { message: error.message, code: error.code } }, 'request refused')
     const isValidation = 'validation' in error && error.validation !== undefined
+    const badName = isValidation && error.validation?.some(v => v.instancePath === '/filename')
     return await reply.code(statusCode).send({
       statusCode,
       error: STATUS_CODES[statusCode] ?? 'Error',
-      message: isValidation ? `Invalid request: ${error.message}` : error.message,
-      ...(error.code ? { code: error.code } : {})
+      // A schema's pattern is for machines; say the rule in words.
+      message: badName ? `Invalid request: ${FILENAME_RULE}` : isValidation ? `Invalid request: ${error.message}` : error.message,
+      ...(badName ? { code: 'EA_BAD_FILENAME' } : error.code ? { code: error.code } : {})
     })
   })
 

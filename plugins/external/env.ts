@@ -34,6 +34,8 @@ export function resolveConfig (env: Env) {
     shutdownGraceMs: Math.round(env.SHUTDOWN_GRACE * 1000),
     docsEnabled: env.DOCS_ENABLED,
     eventsMaxClients: env.EVENTS_MAX_CLIENTS,
+    requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
+    maxConnections: env.MAX_CONNECTIONS,
     adminToken: env.ADMIN_TOKEN,
     logLevel: env.LOG_LEVEL
   }
@@ -47,6 +49,23 @@ declare module 'fastify' {
   }
 }
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)$/
+
+/**
+ * Ajv's coercion reads numbers as JavaScript does: `0x50` is 80, `1e-9` and
+ * `Infinity` pass. A setting is written in decimal or refused, naming it.
+ */
+export function checkDecimalNumbers (raw: Record<string, unknown>): void {
+  for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+    const type = (schema as { type?: string }).type
+    if (type !== 'number' && type !== 'integer') continue
+    const value = raw[name]
+    if (value === undefined || value === '') continue
+    const ok = typeof value === 'number' ? Number.isFinite(value) : DECIMAL.test(String(value).trim())
+    if (!ok) throw new Error(`env/${name} must be a plain decimal number, got ${JSON.stringify(value)}`)
+  }
+}
+
 export default fp<EnvPluginOptions>(async function envPlugin (fastify, opts) {
   const injected = opts.env !== undefined
   await fastify.register(fastifyEnv, {
@@ -56,5 +75,7 @@ export default fp<EnvPluginOptions>(async function envPlugin (fastify, opts) {
     env: !injected,
     data: opts.env ?? {}
   })
+  // After @fastify/env: it has loaded .env into process.env by now.
+  checkDecimalNumbers(opts.env ?? process.env)
   fastify.decorate('config', resolveConfig(fastify.getEnvs<Env>()))
 }, { name: 'config' })

@@ -72,7 +72,7 @@ t.test('getTrackStats', async t => {
   t.same(stats.segment_play_counts, [0, 0, 0, 0])
   t.equal(stats.total_segments, 4)
 
-  const cases = [['bad', 400, 'FST_ERR_VALIDATION'], ['missing.wav', 404, 'EA_TRACK_NOT_FOUND'], ['broken.wav', 422, 'EA_UNPLAYABLE_WAV']] as const
+  const cases = [['bad', 400, 'EA_BAD_FILENAME'], ['missing.wav', 404, 'EA_TRACK_NOT_FOUND'], ['broken.wav', 422, 'EA_UNPLAYABLE_WAV']] as const
   for (const [filename, status, code] of cases) {
     const { error, response } = await api.GET('/stats/{filename}', file(filename))
     t.equal(response.status, status, filename)

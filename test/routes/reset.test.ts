@@ -76,3 +76,17 @@ t.test('a reset cut short by a crash is finished at the next start', async t => 
   await second.app.close()
   t.notOk(JSON.parse(await readFile(metadataFile, 'utf8')).reset_pending, 'the intent is cleared')
 })
+
+t.test('the Bearer scheme is case-insensitive, and a 401 says how to authenticate', async t => {
+  const { app } = await buildTestApp(t, { tracks: { [NAME]: {} }, env: { ADMIN_TOKEN: TOKEN } })
+  for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+    const res = await app.inject({ method: 'POST', url: `/reset/${NAME}`, headers: { authorization: `${scheme} ${TOKEN}` } })
+    t.equal(res.statusCode, 200, scheme)
+  }
+  const missing = await app.inject({ method: 'POST', url: `/reset/${NAME}` })
+  t.equal(missing.statusCode, 401)
+  t.equal(missing.headers['www-authenticate'], 'Bearer realm="ephemeral-audio"')
+  const wrong = await app.inject({ method: 'POST', url: `/reset/${NAME}`, headers: { authorization: 'Bearer nope' } })
+  t.equal(wrong.statusCode, 401)
+  t.match(wrong.headers['www-authenticate'], /error="invalid_token"/)
+})
