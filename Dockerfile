@@ -1,5 +1,5 @@
 # Build: compile TypeScript with the dev tools, then keep only what runs.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,12 +10,16 @@ COPY routes routes
 COPY schemas schemas
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
+# Fixed in the image: where to listen and where the data lives (the volumes
+# below; pristine copies go to METADATA_DIR/originals). docker-compose.yml does
+# not pass these from .env, where they would name folders on the host.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=5000 \
     AUDIO_DIR=/data/audio \
-    METADATA_DIR=/data/metadata
+    METADATA_DIR=/data/metadata \
+    BACKUP_DIR=""
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
