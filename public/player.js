@@ -1,4 +1,4 @@
-/* global document, window, history, location, fetch, EventSource, ResizeObserver, requestAnimationFrame */
+/* global document, window, history, location, fetch, EventSource, ResizeObserver, requestAnimationFrame, matchMedia */
 /**
  * The Ephemeral Audio player. Plain browser JavaScript, no dependencies.
  *
@@ -7,28 +7,33 @@
  * heard to /degrade (once per segment per listen), and follows every
  * listener's plays through /events. All URLs are relative to the page, so it
  * works wherever the service is mounted.
+ *
+ * Segments are numbered from 0 everywhere, as the API numbers them. Wear is
+ * drawn relative to the most-played segment, so that the first plays show at
+ * the default rate (1 % per play) as clearly as at a high one.
  */
 
 const TICK_MS = 100
 const PEAKS_REFRESH_MS = 1500
-const FEED_LENGTH = 8
+const FEED_LENGTH = 50
+/** Below this many pixels per cell, the strip drops the hairlines between cells. */
+const DENSE_CELL_PX = 4
 const SEEK_STEP_SECONDS = 5
 const MAX_TRIES = 4
 const LIVE_RETRY_MS = 10000
 
 const COLORS = {
   background: '#0e1118',
-  strip: '#161c28',
   axis: '#222a3a',
   played: '#5eead4',
   ahead: '#5b6678',
   worn: '#ff6358',
   playhead: '#ffffff'
 }
-/** Height of the wear strip under the waveform, as a share of the canvas. */
-const STRIP = 0.16
-/** The tint over worn segments: visible from the first play on, never hiding the waveform. */
-const wornTint = (share) => `rgba(255, 99, 88, ${(0.06 + 0.3 * Math.sqrt(share)).toFixed(3)})`
+/** The tint over worn segments, by wear relative to the most-worn one: visible from the first play on, never hiding the waveform. */
+const wornTint = (relative) => `rgba(255, 99, 88, ${(0.12 + 0.3 * relative).toFixed(3)})`
+const LATEST_FLASH = [{ backgroundColor: '#ffd166' }, { backgroundColor: '#ff6358' }]
+const reducedMotion = matchMedia('(prefers-reduced-motion: reduce)')
 
 const byId = (id) => document.getElementById(id)
 const el = {
@@ -36,6 +41,9 @@ const el = {
   tracksStatus: byId('tracks-status'),
   title: byId('track-title'),
   canvas: byId('waveform'),
+  strip: byId('wear-strip'),
+  stripScale: byId('strip-scale'),
+  stripEnd: byId('strip-end'),
   play: byId('play'),
   time: byId('time'),
   audio: byId('audio'),
@@ -71,6 +79,18 @@ function formatTime (seconds) {
   const s = Math.max(0, Math.floor(Number.isFinite(seconds) ? seconds : 0))
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
+
+/** m:ss.s, for segment boundaries (half a second by default). */
+function formatClock (seconds) {
+  const tenths = Math.round(Math.max(0, seconds) * 10)
+  const minutes = Math.floor(tenths / 600)
+  return `${minutes}:${((tenths - minutes * 600) / 10).toFixed(1).padStart(4, '0')}`
+}
+
+/** Math.max(0, ...list) without spreading a long track's thousands of segments onto the stack. */
+const largest = (list) => list.reduce((a, b) => Math.max(a, b), 0)
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
 
 function formatPercent (value) {
   if (value === 0) return '0%'
@@ -121,7 +141,9 @@ function paintRow (entry) {
   const { track, row } = entry
   row.name.textContent = track.title
   row.meta.textContent = `${formatTime(track.duration)} · ${formatPercent(track.overall_degradation)} silenced`
-  row.bar.style.width = `${Math.min(100, track.overall_degradation)}%`
+  // A sliver from the first play on: at 1 % per play the true width stays under a pixel for a long time.
+  const overall = Math.min(100, track.overall_degradation)
+  row.bar.style.width = overall > 0 ? `max(3px, ${overall}%)` : '0'
   row.button.setAttribute('aria-current', String(state.current?.filename === track.filename))
 }
 
@@ -159,6 +181,7 @@ async function selectTrack (filename, { play = false } = {}) {
   const token = ++state.selecting
   // Nothing is reported until the new track's segments are known.
   state.current = null
+  el.strip.replaceChildren()
   audio.src = `stream/${enc(filename)}`
   // Started inside the click, which is what mobile browsers require of playback.
   if (play) startPlayback()
@@ -182,8 +205,11 @@ async function selectTrack (filename, { play = false } = {}) {
     degradation: stats.segment_degradation.slice(),
     overall: stats.overall_degradation,
     totalPlays: stats.total_plays,
-    peaks: null
+    peaks: null,
+    cells: [],
+    latest: -1
   }
+  buildStrip(state.current)
   // The listen starts at 0: whatever played while the stats loaded is heard (a seek meanwhile resets this).
   state.listen = { reported: new Set(), last: audio.seeking ? null : 0, ended: false }
   state.ariaSecond = -1
@@ -194,6 +220,7 @@ async function selectTrack (filename, { play = false } = {}) {
   paintFigures()
   setStatus('')
   draw()
+  paintStrip()
   await loadPeaks()
 }
 
@@ -226,6 +253,7 @@ async function loadPeaks () {
     cur.overall = body.degradation.overall_degradation
     cur.totalPlays = body.degradation.total_plays
     paintFigures()
+    paintStrip()
   }
   canvas.dataset.peaksLength = String(cur.peaks.length)
   draw()
@@ -258,33 +286,25 @@ function draw () {
   const ctx = canvas.getContext('2d')
   const width = canvas.width
   const height = canvas.height
-  const stripHeight = Math.round(height * STRIP)
-  const waveHeight = height - stripHeight - 1
   ctx.fillStyle = COLORS.background
-  ctx.fillRect(0, 0, width, waveHeight)
-  ctx.fillStyle = COLORS.strip
-  ctx.fillRect(0, waveHeight + 1, width, stripHeight)
-  const mid = Math.floor(waveHeight / 2)
+  ctx.fillRect(0, 0, width, height)
+  const mid = Math.floor(height / 2)
   ctx.fillStyle = COLORS.axis
   ctx.fillRect(0, mid, width, 1)
-  ctx.fillRect(0, waveHeight, width, 1)
   const cur = state.current
   if (cur === null) return
   const frames = frameCount(cur)
   const xOfFrame = (frame) => frame / frames * width
 
-  // Wear: a tint over the segment, and a bar in the strip as tall as the share silenced.
+  // Wear: a tint over each worn segment, deeper the closer it is to the most-worn one (the strip below counts the plays).
+  const most = largest(cur.degradation)
   for (let s = 0; s < cur.totalSegments; s++) {
-    const share = Math.min(1, (cur.degradation[s] ?? 0) / 100)
-    if (share <= 0) continue
+    const worn = cur.degradation[s] ?? 0
+    if (worn <= 0) continue
     const x0 = Math.round(xOfFrame(s * cur.segmentFrames))
     const x1 = Math.max(x0 + 1, Math.round(xOfFrame(Math.min(frames, (s + 1) * cur.segmentFrames))))
-    ctx.fillStyle = wornTint(share)
-    ctx.fillRect(x0, 0, x1 - x0, waveHeight)
-    // Bars a pixel apart when there is room, so neighbouring segments read as separate.
-    const bar = Math.max(2, Math.round(share * stripHeight))
-    ctx.fillStyle = COLORS.worn
-    ctx.fillRect(x0, height - bar, Math.max(1, x1 - x0 - (x1 - x0 > 3 ? 1 : 0)), bar)
+    ctx.fillStyle = wornTint(worn / most)
+    ctx.fillRect(x0, 0, x1 - x0, height)
   }
 
   const playX = Number.isFinite(audio.duration) && audio.duration > 0 ? audio.currentTime / audio.duration * width : 0
@@ -332,8 +352,78 @@ function sizeCanvas () {
   canvas.width = width
   canvas.height = height
   draw()
+  markDense()
   // A much wider canvas deserves finer peaks.
   if (state.current !== null && (width > before * 1.25 || width < before * 0.5)) schedulePeaks(150)
+}
+
+// ---------------------------------------------------------------- the wear strip
+
+/** One cell per segment, placed by frames exactly as the canvas places the segment (the last may be shorter). */
+function buildStrip (cur) {
+  const frames = frameCount(cur)
+  const cells = []
+  for (let s = 0; s < cur.totalSegments; s++) {
+    const cell = document.createElement('li')
+    cell.className = 'cell'
+    const left = s * cur.segmentFrames / frames * 100
+    const right = Math.min(frames, (s + 1) * cur.segmentFrames) / frames * 100
+    cell.style.left = `${left}%`
+    cell.style.width = `${right - left}%`
+    const fill = document.createElement('span')
+    fill.className = 'fill'
+    cell.append(fill)
+    cells.push(cell)
+  }
+  el.strip.replaceChildren(...cells)
+  el.stripEnd.textContent = `segment ${Math.max(0, cur.totalSegments - 1)}`
+  cur.cells = cells
+  markDense()
+}
+
+function markDense () {
+  const cells = state.current?.cells.length ?? 0
+  el.strip.classList.toggle('dense', cells > 0 && el.strip.clientWidth / cells < DENSE_CELL_PX)
+}
+
+/** Bars as tall as the plays, next to the most-played segment: one play shows as clearly at 1 % as at 20 % per play. */
+function paintStrip () {
+  const cur = state.current
+  if (cur === null) return
+  const most = largest(cur.counts)
+  const worst = largest(cur.degradation)
+  for (let s = 0; s < cur.cells.length; s++) {
+    const plays = cur.counts[s] ?? 0
+    const cell = cur.cells[s]
+    const key = `${plays}/${most}`
+    if (cell.dataset.key === key) continue
+    cell.dataset.key = key
+    cell.classList.toggle('played', plays > 0)
+    cell.firstChild.style.height = most === 0 ? '0' : `${plays / most * 100}%`
+    cell.title = `Segment ${s}: ${plural(plays, 'play')}, ${formatPercent(cur.degradation[s] ?? 0)} silenced`
+  }
+  el.stripScale.textContent = most === 0
+    ? 'no plays yet: each one raises its segment\'s bar'
+    : `tallest bar: ${plural(most, 'play')}, ${formatPercent(worst)} silenced`
+}
+
+/** The cell of the latest play: a marker that stays, and a flash when motion is welcome. */
+function markLatest (cur, segment) {
+  cur.cells[cur.latest]?.classList.remove('latest')
+  cur.latest = segment
+  const cell = cur.cells[segment]
+  if (cell === undefined) return
+  cell.classList.add('latest')
+  if (!reducedMotion.matches) cell.firstChild.animate(LATEST_FLASH, { duration: 1200, easing: 'ease-out' })
+}
+
+/** Where the segment lies in the track, when it is the chosen one (the only one whose segment length we know). */
+function segmentSpan (play) {
+  const cur = state.current
+  if (cur === null || cur.filename !== play.filename) return ''
+  const seconds = cur.segmentFrames / cur.sampleRate
+  const from = play.segment_index * seconds
+  return ` · ${formatClock(from)}–${formatClock(Math.min(cur.duration, from + seconds))}`
 }
 
 // ---------------------------------------------------------------- position, time and reporting
@@ -349,7 +439,7 @@ function paintPosition () {
   const s = segmentAt(cur, t)
   canvas.setAttribute('aria-valuemax', String(Math.round(d)))
   canvas.setAttribute('aria-valuenow', String(second))
-  canvas.setAttribute('aria-valuetext', `${formatTime(t)} of ${formatTime(d)}, segment ${s + 1} of ${cur.totalSegments}, ${formatPercent(cur.degradation[s] ?? 0)} silenced`)
+  canvas.setAttribute('aria-valuetext', `${formatTime(t)} of ${formatTime(d)}, segment ${s} (of 0 to ${cur.totalSegments - 1}), ${plural(cur.counts[s] ?? 0, 'play')}, ${formatPercent(cur.degradation[s] ?? 0)} silenced`)
 }
 
 /** Every segment played through since the last tick is heard: a throttled timer in a background tab misses none. */
@@ -419,7 +509,7 @@ async function postPlay (job) {
   }
   if (res.status === 429 || res.status >= 500) return 1000 * (Number(res.headers.get('retry-after')) || 2 ** job.tries)
   const problem = await res.json().catch(() => null)
-  setStatus(`Segment ${job.segment + 1} was not recorded: ${problem?.message ?? `HTTP ${res.status}`}`)
+  setStatus(`Segment ${job.segment} was not recorded: ${problem?.message ?? `HTTP ${res.status}`}`)
   return undefined
 }
 
@@ -433,15 +523,18 @@ function applyPlay (play) {
   }
   const cur = state.current
   if (cur === null || cur.filename !== play.filename) return
+  // Ours arrive twice (the reply and the event): the first one marks the cell.
   if (play.play_count > (cur.counts[play.segment_index] ?? 0)) {
     cur.counts[play.segment_index] = play.play_count
     cur.degradation[play.segment_index] = play.segment_degradation
+    markLatest(cur, play.segment_index)
   }
   if (play.total_plays >= cur.totalPlays) {
     cur.totalPlays = play.total_plays
     cur.overall = play.overall_degradation
   }
   paintFigures()
+  paintStrip()
   draw()
   // The waveform itself changed; the server re-reads only the segments played.
   refreshPeaksSoon()
@@ -570,13 +663,13 @@ function addToFeed (play) {
   const item = document.createElement('li')
   const what = document.createElement('span')
   what.className = 'what'
-  what.textContent = `Segment ${play.segment_index + 1}`
+  what.textContent = `Segment ${play.segment_index}`
   const how = document.createElement('span')
   how.className = 'how'
   how.textContent = `${formatPercent(play.segment_degradation)} gone`
   const where = document.createElement('span')
   where.className = 'where'
-  where.textContent = `${title} · play ${play.play_count}`
+  where.textContent = `${title}${segmentSpan(play)} · play ${play.play_count}`
   item.append(what, how, where)
   el.feed.prepend(item)
   while (el.feed.children.length > FEED_LENGTH) el.feed.lastElementChild.remove()
@@ -594,6 +687,7 @@ async function refreshAll () {
     cur.overall = stats.overall_degradation
     cur.totalPlays = stats.total_plays
     paintFigures()
+    paintStrip()
     await loadPeaks()
   } catch (err) {
     setStatus(`Could not refresh: ${err.message}`)
