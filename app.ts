@@ -11,12 +11,13 @@ import swaggerPlugin from './plugins/external/swagger.js'
 import wavIoPlugin from './plugins/app/wav-io.js'
 import metadataStorePlugin from './plugins/app/metadata-store.js'
 import lockManagerPlugin from './plugins/app/lock-manager.js'
-import libraryPlugin from './plugins/app/library.js'
+import trackStorePlugin from './plugins/app/track-store.js'
 import errorHandlerPlugin from './plugins/app/error-handler.js'
 import requestLimitsPlugin from './plugins/app/request-limits.js'
 import trackCachePlugin from './plugins/app/track-cache.js'
 import degraderPlugin from './plugins/app/degrader.js'
-import trackResetPlugin from './plugins/app/track-reset.js'
+import recoveryPlugin from './plugins/app/recovery.js'
+import lifecyclePlugin from './plugins/app/lifecycle.js'
 import healthRoutes from './routes/health.js'
 import trackRoutes from './routes/tracks.js'
 import streamRoutes from './routes/stream.js'
@@ -56,10 +57,11 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(wavIoPlugin)
   await fastify.register(metadataStorePlugin)
   await fastify.register(lockManagerPlugin)
-  await fastify.register(libraryPlugin)
+  await fastify.register(trackStorePlugin)
   await fastify.register(trackCachePlugin)
   await fastify.register(degraderPlugin)
-  await fastify.register(trackResetPlugin)
+  await fastify.register(lifecyclePlugin)
+  await fastify.register(recoveryPlugin)
 
   let closing = false
   fastify.addHook('preClose', async () => { closing = true })

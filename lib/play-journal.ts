@@ -8,6 +8,8 @@ import { fsyncDir } from './atomic-file.js'
 /** One play: `count` is the segment's play count after it, so replaying a record twice is harmless (take the max). */
 export interface PlayRecord {
   track: string
+  /** The track's identity (track_id) the play was acknowledged for; absent in records of earlier versions. */
+  id?: string
   segment: number
   count: number
 }
@@ -56,8 +58,9 @@ function parseLine (line: string): PlayRecord | undefined {
     return undefined
   }
   if (typeof value !== 'object' || value === null) return undefined
-  const { t, s, n } = value as Record<string, unknown>
-  const record = { track: t, segment: s, count: n } as PlayRecord
+  const { t, i, s, n } = value as Record<string, unknown>
+  if (i !== undefined && typeof i !== 'string') return undefined
+  const record = (i === undefined ? { track: t, segment: s, count: n } : { track: t, id: i, segment: s, count: n }) as PlayRecord
   return invalidRecord(record) === undefined ? record : undefined
 }
 
@@ -161,7 +164,7 @@ export class PlayJournal {
     const problem = invalidRecord(record)
     // Rejected here: written as is, it would be skipped on recovery, a lost acknowledged play.
     if (problem !== undefined) return Promise.reject(new TypeError(`PlayJournal.append: ${problem}`))
-    const line = JSON.stringify({ t: record.track, s: record.segment, n: record.count }) + '\n'
+    const line = JSON.stringify({ t: record.track, i: record.id, s: record.segment, n: record.count }) + '\n'
     const done = new Promise<number>((resolve, reject) => {
       this.queue.push({ line, generation: this.current, resolve, reject })
     })

@@ -19,8 +19,8 @@ export interface TrackMetadata {
   track_id: string
   /** Counts adopted from the Flask service: its damage is the baseline we degrade from. */
   baseline_play_counts: number[]
-  /** What the file looked like when the metadata was last made durable. */
-  file: { size: number, mtime_ms: number }
+  /** What the file looked like when the metadata was last made durable (ino: which file it was). */
+  file: { size: number, mtime_ms: number, ino?: number }
   layout: WavLayout
   updated_at: string
   metadata_version: 2
@@ -49,7 +49,7 @@ interface NewTrack {
   layout: WavLayout
   segmentDuration: number
   totalSegments: number
-  file: { size: number, mtime_ms: number }
+  file: { size: number, mtime_ms: number, ino?: number }
 }
 
 export function freshMetadata (t: NewTrack, now = new Date()): TrackMetadata {

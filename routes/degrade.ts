@@ -8,7 +8,7 @@ import { clientAddress } from '../plugins/external/rate-limit.js'
 const ONE_SECOND = 1000
 
 const degrade: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, library, degrader } = fastify
+  const { config, degrader } = fastify
   // Plays are small JSON bodies only: without a text parser, anything else is a 415.
   fastify.removeContentTypeParser('text/plain')
   const rateLimit = config.degradeRateLimit > 0
@@ -42,9 +42,8 @@ const degrade: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request): Promise<DegradeResult> => {
-    const track = await library.find(request.params.filename)
     const index = request.body.segment_index
-    const result = await degrader.play(track, index)
+    const { track, ...result } = await degrader.play(request.params.filename, index)
     return { success: true, filename: track.filename, segment_index: index, ...result }
   })
 }

@@ -41,7 +41,7 @@ const events: FastifyPluginAsyncTypebox<EventsOptions> = async (fastify, opts) =
   const heartbeatMs = opts.heartbeatMs ?? 15_000
   const maxBuffered = opts.maxBufferedBytes ?? 256 * 1024
   const replaySize = opts.replay ?? 256
-  const { library, degrader, config } = fastify
+  const { tracks, degrader, config } = fastify
   // Event ids are `<boot>-<sequence>`: after a restart old ids name nothing, and the client is told to reload.
   const boot = randomBytes(4).toString('hex')
   let sequence = 0
@@ -135,7 +135,7 @@ const events: FastifyPluginAsyncTypebox<EventsOptions> = async (fastify, opts) =
     }
   }, async (request, reply) => {
     const { filename } = request.query
-    if (filename !== undefined) await library.find(filename)
+    if (filename !== undefined) await tracks.get(filename)
     if (clients.size >= config.eventsMaxClients) {
       // Answered here: the error handler reports every 5xx as an internal error, and this one is not.
       return await reply.code(503).header('retry-after', String(RETRY_AFTER)).send({

@@ -9,7 +9,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getServiceInfo',
       tags: ['service'],
       summary: 'Service status',
-      description: 'Whether the service runs, and the degradation settings in force. Used as the health check.',
+      description: 'Whether the service runs, the degradation settings in force, and the state of the library: tracks ready, still being prepared, and files not served with the reason. Used as the health check.',
       response: { 200: jsonResponse('The service runs', 'ServiceInfo', serviceInfoExample) }
     }
   }, async () => ({
@@ -18,7 +18,9 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     degradation_rate: fastify.config.degradationRate,
     segment_duration: fastify.config.segmentDuration,
     version: pkg.version,
-    tracks: fastify.library.list().length
+    tracks: fastify.tracks.list().length,
+    tracks_preparing: fastify.tracks.preparing,
+    tracks_excluded: [...fastify.tracks.excluded].map(([filename, reason]) => ({ filename, reason }))
   }))
 }
 

@@ -4,7 +4,8 @@ import { FilenameParams } from '../schemas/track.js'
 import { audioWaveformExample, PeaksQuery, peaksErrorExamples, type SegmentDegradation } from '../schemas/peaks.js'
 import { errorExamples } from '../schemas/error.js'
 import { errorResponse, JSON_TYPE } from '../schemas/responses.js'
-import { TrackError, type Track } from '../plugins/app/library.js'
+import { TrackError } from '../lib/track-error.js'
+import type { Track } from '../plugins/app/track-store.js'
 import {
   audiowaveformJson, MIN_SAMPLES_PER_PIXEL, patchPeaks, peaksLength, peaksOfFile, pixelsOfSegments, samplesPerPixelFor,
   type ChannelMode, type PeakBits, type Peaks
@@ -44,7 +45,7 @@ interface View {
 }
 
 const peaks: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { library, degrader } = fastify
+  const { tracks, degrader } = fastify
   const rate = fastify.config.degradationRate
   const bodies = new VersionCache<string>(BODY_CACHE_BYTES, body => body.length)
   const computed = new VersionCache<Computed>(PEAKS_CACHE_BYTES, c => c.peaks.data.byteLength + c.counts.length * 8)
@@ -152,7 +153,7 @@ const peaks: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const track = await library.find(request.params.filename)
+    const track = await tracks.get(request.params.filename)
     const q = request.query
     if (q.samples_per_pixel !== undefined && q.pixels_per_second !== undefined) {
       throw new TrackError(400, 'EA_PEAKS_ZOOM', 'Give samples_per_pixel or pixels_per_second, not both')

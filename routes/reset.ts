@@ -5,7 +5,7 @@ import { AdminHeaders, resetResultExample, type ResetResult } from '../schemas/r
 import { errorExamples } from '../schemas/error.js'
 import { errorResponse, jsonResponse } from '../schemas/responses.js'
 import { overallDegradation } from '../lib/track-figures.js'
-import { TrackError } from '../plugins/app/library.js'
+import { TrackError } from '../lib/track-error.js'
 
 /** Compare digests, so neither the token's length nor its content leaks through timing. */
 function sameToken (given: string, expected: string): boolean {
@@ -14,7 +14,7 @@ function sameToken (given: string, expected: string): boolean {
 }
 
 const reset: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, library } = fastify
+  const { config, tracks } = fastify
   fastify.removeContentTypeParser('text/plain')
 
   fastify.post('/reset/:filename', {
@@ -43,8 +43,7 @@ const reset: FastifyPluginAsyncTypebox = async (fastify) => {
       reply.header('www-authenticate', given === undefined ? 'Bearer realm="ephemeral-audio"' : 'Bearer realm="ephemeral-audio", error="invalid_token"')
       throw new TrackError(401, 'EA_UNAUTHORIZED', 'A valid admin token is required: Authorization: Bearer <ADMIN_TOKEN>')
     }
-    const track = await library.find(request.params.filename)
-    await fastify.resetTrack(track)
+    const track = await fastify.lifecycle.reset(await tracks.get(request.params.filename))
     request.log.warn({ track: track.filename }, 'track reset to its pristine audio')
     return { success: true, filename: track.filename, total_plays: track.plays, overall_degradation: overallDegradation(track.meta.segment_play_counts, config.degradationRate) }
   })

@@ -7,7 +7,7 @@ import { FilenameParams } from '../schemas/track.js'
 import { errorExamples } from '../schemas/error.js'
 import { errorResponse } from '../schemas/responses.js'
 import { StreamRequestHeaders, wholeFile, partialFile, notModified, unsatisfiedRangeHeaders } from '../schemas/stream.js'
-import type { Track } from '../plugins/app/library.js'
+import type { Track } from '../plugins/app/track-store.js'
 import { parseRangeHeader, contentRange, unsatisfiedRange, type ByteRange } from '../lib/range.js'
 import { evaluatePreconditions, rangeIsStillValid, httpDate } from '../lib/conditional.js'
 import { multipartByteranges } from '../lib/multipart.js'
@@ -16,7 +16,7 @@ const AUDIO_TYPE = 'audio/wav'
 
 const stream: FastifyPluginAsyncTypebox = async (fastify) => {
   // Bytes come from the track cache: memory for hot tracks, shared read handles for the others.
-  const { library, trackCache } = fastify
+  const { tracks, trackCache } = fastify
 
   fastify.get('/stream/:filename', {
     schema: {
@@ -39,9 +39,9 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const track = await library.find(request.params.filename)
+    const track = await tracks.get(request.params.filename)
     const size = track.meta.file.size
-    const validators = { etag: library.etag(track), lastModified: track.lastModified }
+    const validators = { etag: tracks.etag(track), lastModified: track.lastModified }
     const h = request.headers
     reply
       .header('accept-ranges', 'bytes')
@@ -104,7 +104,7 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
   function countListen (track: Track, range: ByteRange): void {
     if (range.start !== 0 || range.end < track.meta.layout.dataOffset) return
     track.meta.total_streams++
-    library.markDirty(track)
+    tracks.markDirty(track)
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Track as LibraryTrack } from '../plugins/app/library.js'
+import type { Track as LibraryTrack } from '../plugins/app/track-store.js'
 import { overallDegradation, segmentDegradation } from '../lib/track-figures.js'
 import { FilenameParams, trackExample, trackStatsExample, type Track, type TrackStats } from '../schemas/track.js'
 import { errorExamples } from '../schemas/error.js'
@@ -35,7 +35,7 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Every playable WAV file in AUDIO_DIR with its degradation. Files that cannot be played are left out (the log says why).',
       response: { 200: jsonResponse('The playable tracks, by file name', 'TrackList', [trackExample]) }
     }
-  }, async () => (await fastify.library.sync()).map(summary))
+  }, async () => (await fastify.tracks.sync()).map(summary))
 
   fastify.get('/stats/:filename', {
     schema: {
@@ -52,7 +52,7 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request): Promise<TrackStats> => {
-    const track = await fastify.library.find(request.params.filename)
+    const track = await fastify.tracks.get(request.params.filename)
     const m = track.meta
     return {
       filename: m.filename,

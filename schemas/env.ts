@@ -6,7 +6,7 @@ import { Type, type Static } from 'typebox'
  * Bounds reject nonsense at boot with a message naming the variable.
  */
 export const EnvSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5000, description: 'TCP port to listen on' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000, description: 'TCP port to listen on' }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Interface to listen on' }),
   CORS_ORIGIN: Type.String({ minLength: 1, default: '*', description: '`*`, one origin, or a comma-separated list of origins' }),
   AUDIO_DIR: Type.String({ minLength: 1, default: './audio', description: 'Folder of WAV tracks' }),

@@ -55,14 +55,19 @@ export const ServiceInfoSchema = Type.Object({
   degradation_rate: Type.Number({ description: 'Percent of a segment silenced per play', examples: [1] }),
   segment_duration: Type.Number({ examples: [0.5] }),
   version: Type.String({ examples: ['2.0.0'] }),
-  tracks: Type.Integer({ minimum: 0, description: 'Playable tracks', examples: [1] })
+  tracks: Type.Integer({ minimum: 0, description: 'Playable tracks, ready to serve', examples: [1] }),
+  tracks_preparing: Type.Integer({ minimum: 0, description: 'Files found in AUDIO_DIR still being prepared (pristine copy, metadata) in the background; each is served as soon as it is ready, or at once when asked for', examples: [0] }),
+  tracks_excluded: Type.Array(Type.Object({
+    filename: Type.String({ examples: ['broken.wav'] }),
+    reason: Type.String({ examples: ['not a playable WAV: no fmt chunk'] })
+  }, { additionalProperties: false }), { description: 'Files in AUDIO_DIR that are not served, and why (unplayable, a link, a name that differs only in case, a disk problem)' })
 }, { $id: 'ServiceInfo', title: 'ServiceInfo', additionalProperties: false })
 export type ServiceInfo = Static<typeof ServiceInfoSchema>
 
 // Examples for the OpenAPI document, typed so they cannot drift from the schemas.
 
 export const serviceInfoExample: ServiceInfo = {
-  status: 'running', service: 'Ephemeral Audio Decay System', degradation_rate: 1, segment_duration: 0.5, version: '2.0.0', tracks: 1
+  status: 'running', service: 'Ephemeral Audio Decay System', degradation_rate: 1, segment_duration: 0.5, version: '2.0.0', tracks: 1, tracks_preparing: 0, tracks_excluded: []
 }
 
 export const trackExample: Track = {

@@ -4,7 +4,7 @@
 // stripping cannot run these sources as they are (parameter properties, and
 // imports that name the compiled `.js` files).
 import { execFileSync } from 'node:child_process'
-import { readdirSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -22,6 +22,9 @@ function newest (path) {
 const built = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? -1
 if (Math.max(...sources.map(s => newest(join(root, s)))) > built) {
   console.error('ephemeral-audio: sources changed since the last build; compiling…')
+  // The stamp carries the time the compile started: a file saved during it is newer, and compiles next time.
+  const started = new Date()
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
-  writeFileSync(stamp, `${new Date().toISOString()}\n`)
+  writeFileSync(stamp, `${started.toISOString()}\n`)
+  utimesSync(stamp, started, started)
 }

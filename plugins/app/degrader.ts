@@ -3,16 +3,16 @@ import { EventEmitter } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Mutex } from 'async-mutex'
-import { PlayJournal } from '../../lib/play-journal.js'
+import { PlayJournal, type OpenedJournal } from '../../lib/play-journal.js'
 import { renderInPlace } from '../../lib/render.js'
 import { segmentSpan } from '../../lib/wav-format.js'
 import { DegradationTally } from '../../lib/degradation-tally.js'
 import { segmentPercent } from '../../lib/track-figures.js'
-import { TrackError, type Library, type Track } from './library.js'
+import { TrackError } from '../../lib/track-error.js'
+import type { Track, TrackStore } from './track-store.js'
 import type { LockManager } from './lock-manager.js'
 import type { WavIo } from './wav-io.js'
 import type { TrackCache } from './track-cache.js'
-import { recover } from './recovery.js'
 
 /** Plays rendering at once rarely exceed the connections; beyond this many, buffers go to the garbage collector. */
 const MAX_SPARE_BUFFERS = 64
@@ -31,8 +31,14 @@ const MAX_SPARE_BUFFERS = 64
 const EARLY_FLUSH_BYTES = 4 * 1024 * 1024
 const EARLY_FLUSH_SHARE = 4
 
+/** A play finds its track replaced at most this many times in a row before it gives up (409). */
+const MAX_IDENTITY_RETRIES = 5
+
+/** The file at the track's path is no longer the track's file: its identity must be refreshed. */
+class FileChanged extends Error {}
+
 interface DegraderDeps {
-  library: Library
+  tracks: TrackStore
   locks: LockManager
   wav: WavIo
   journal: PlayJournal
@@ -61,17 +67,18 @@ export interface PlayResult {
  * metadata files durable and retires the journal generations they cover.
  */
 export function createDegrader (deps: DegraderDeps) {
-  const { library, locks, wav, journal, cache } = deps
-  const handles = new Map<Track, Promise<{ audio: FileHandle, pristine: FileHandle }>>()
+  const { tracks, locks, wav, journal, cache } = deps
+  // Per identity (track_id): a replaced file's handles can never serve its successor.
+  const handles = new Map<string, Promise<{ audio: FileHandle, pristine: FileHandle }>>()
   // Per counts array: a track whose metadata is replaced (restartAsNew) starts a new tally.
   // Once the service runs, counts change only through play().
   const tallies = new WeakMap<number[], DegradationTally>()
   // Segment buffers for reading the pristine frames, reused play after play: the
   // cache copies what it keeps, so a play leaves no 88 KB of garbage behind.
   const spareBuffers: Buffer[] = []
-  const written = new Set<Track>()
+  const written = new Map<string, Track>()
   // Segments written since the track's audio was last made durable, for early write-back.
-  const unflushed = new Map<Track, { segments: Set<number>, bytes: number, flushing?: Promise<void> }>()
+  const unflushed = new Map<string, { segments: Set<number>, bytes: number, flushing?: Promise<void> }>()
   // An early write-back that failed: the kernel may since have dropped those pages, and a later
   // fdatasync would not say so. Checkpoints fail from then on, so the journal is kept and the
   // next start re-renders the plays it holds.
@@ -81,19 +88,33 @@ export function createDegrader (deps: DegraderDeps) {
   const inflight = new Map<number, number>()
   let drainWaiters: Array<() => void> = []
   const checkpointLock = new Mutex()
+  let timer: NodeJS.Timeout | undefined
   const events = new EventEmitter<{ play: [PlayEvent] }>()
   // Any number of live listeners (one per connected client) may subscribe.
   events.setMaxListeners(0)
 
   function handlesOf (track: Track) {
-    let h = handles.get(track)
+    let h = handles.get(track.id)
     if (h === undefined) {
-      h = Promise.all([wav.openForUpdate(track.path), wav.openForRead(track.pristinePath)])
-        .then(([audio, pristine]) => ({ audio, pristine }))
-      h.catch(() => handles.delete(track))
-      handles.set(track, h)
+      if (track.retired) return Promise.reject(new FileChanged())
+      h = openHandles(track)
+      h.catch(() => handles.delete(track.id))
+      handles.set(track.id, h)
     }
     return h
+  }
+
+  /** Open the track's files, checking that the audio is still the file this identity was made for. */
+  async function openHandles (track: Track): Promise<{ audio: FileHandle, pristine: FileHandle }> {
+    const audio = await wav.openForUpdate(track.path)
+    try {
+      const stat = await audio.stat()
+      if (stat.ino !== track.inode.ino || stat.dev !== track.inode.dev) throw new FileChanged()
+      return { audio, pristine: await wav.openForRead(track.pristinePath) }
+    } catch (err) {
+      await audio.close()
+      throw err
+    }
   }
 
   function tallyOf (counts: number[]): DegradationTally {
@@ -133,13 +154,13 @@ export function createDegrader (deps: DegraderDeps) {
     } finally {
       if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer)
     }
-    written.add(track)
+    written.set(track.id, track)
     noteUnflushed(track, index, span.byteLength)
   }
 
   function noteUnflushed (track: Track, index: number, bytes: number): void {
-    let u = unflushed.get(track)
-    if (u === undefined) unflushed.set(track, u = { segments: new Set(), bytes: 0 })
+    let u = unflushed.get(track.id)
+    if (u === undefined) unflushed.set(track.id, u = { segments: new Set(), bytes: 0 })
     if (!u.segments.has(index)) {
       u.segments.add(index)
       u.bytes += bytes
@@ -174,69 +195,97 @@ export function createDegrader (deps: DegraderDeps) {
     }
   }
 
+  /** Let go of a track's files. For a retired identity its unsynced writes go too: they were to a file that is no longer its. */
   async function closeHandles (track: Track): Promise<void> {
-    await unflushed.get(track)?.flushing
-    unflushed.delete(track)
-    const h = handles.get(track)
-    handles.delete(track)
+    await unflushed.get(track.id)?.flushing
+    unflushed.delete(track.id)
+    const h = handles.get(track.id)
+    handles.delete(track.id)
+    if (track.retired) written.delete(track.id)
     if (h === undefined) return
-    const { audio, pristine } = await h
-    await Promise.all([audio.close(), pristine.close()])
+    const opened = await h.catch(() => undefined)
+    if (opened !== undefined) await Promise.all([opened.audio.close(), opened.pristine.close()])
   }
 
   /** Make the written audio durable, then record the file as it now is. */
   async function syncWritten (): Promise<void> {
     if (flushError !== undefined) throw flushError
-    const tracks = [...written]
+    const batch = [...written.values()]
     written.clear()
-    for (const track of tracks) {
+    for (const track of batch) {
+      if (track.retired) continue
       const { audio } = await handlesOf(track)
-      const u = unflushed.get(track)
+      const u = unflushed.get(track.id)
       u?.segments.clear()
       if (u !== undefined) u.bytes = 0
       await audio.datasync()
       const stat = await audio.stat()
-      track.meta.file = { size: stat.size, mtime_ms: stat.mtimeMs }
+      track.meta.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
       track.lastModified = stat.mtime
-      library.markDirty(track)
+      tracks.markDirty(track)
     }
   }
 
-  return {
-    async play (track: Track, index: number): Promise<PlayResult> {
-      const m = track.meta
-      if (!Number.isInteger(index) || index < 0 || index >= m.total_segments) {
-        throw new TrackError(400, 'EA_SEGMENT_OUT_OF_RANGE',
-          `segment_index ${index} is out of range: ${track.filename} has ${m.total_segments} segments (0 to ${m.total_segments - 1})`)
+  function checkSegment (track: Track, index: number): void {
+    const total = track.meta.total_segments
+    if (!Number.isInteger(index) || index < 0 || index >= total) {
+      throw new TrackError(400, 'EA_SEGMENT_OUT_OF_RANGE',
+        `segment_index ${index} is out of range: ${track.filename} has ${total} segments (0 to ${total - 1})`)
+    }
+  }
+
+  /** The play itself, under the segment's lock: durable record first, then the rendering. */
+  async function playLocked (track: Track, index: number): Promise<PlayResult> {
+    const m = track.meta
+    // Opened (and its inode checked) before anything is recorded: a replaced file refuses the play.
+    await handlesOf(track)
+    const count = (m.segment_play_counts[index] ?? 0) + 1
+    const generation = journal.generation
+    enter(generation)
+    try {
+      await journal.append({ track: track.filename, id: track.id, segment: index, count })
+      // Durable from here on: a crash now is repaired by replaying the record.
+      tallyOf(m.segment_play_counts).update(m.segment_play_counts[index] ?? 0, count)
+      m.segment_play_counts[index] = count
+      try {
+        await render(track, index)
+      } finally {
+        // plays names the bytes in ETags: announce the new version only once they are written.
+        track.plays++
+        track.lastModified = new Date()
       }
-      return await locks.segment(track.filename, index, async () => {
-        const count = (m.segment_play_counts[index] ?? 0) + 1
-        const generation = journal.generation
-        enter(generation)
-        try {
-          await journal.append({ track: track.filename, segment: index, count })
-          // Durable from here on: a crash now is repaired by replaying the record.
-          tallyOf(m.segment_play_counts).update(m.segment_play_counts[index] ?? 0, count)
-          m.segment_play_counts[index] = count
-          try {
-            await render(track, index)
-          } finally {
-            // plays names the bytes in ETags: announce the new version only once they are written.
-            track.plays++
-            track.lastModified = new Date()
-          }
-        } finally {
-          leave(generation)
-        }
-        const result = {
-          play_count: count,
-          segment_degradation: segmentPercent(count, deps.ratePercent),
-          overall_degradation: tallyOf(m.segment_play_counts).overall(m.segment_play_counts.length),
-          total_plays: track.plays
-        }
-        events.emit('play', { filename: track.filename, segment_index: index, ...result })
-        return result
-      })
+    } finally {
+      leave(generation)
+    }
+    const result = {
+      play_count: count,
+      segment_degradation: segmentPercent(count, deps.ratePercent),
+      overall_degradation: tallyOf(m.segment_play_counts).overall(m.segment_play_counts.length),
+      total_plays: track.plays
+    }
+    events.emit('play', { filename: track.filename, segment_index: index, ...result })
+    return result
+  }
+
+  return {
+    /**
+     * Record a play of segment `index` of the track named `filename`. The
+     * track is looked up outside its gate and checked again inside it: a
+     * whole-track change (a replaced file, a reset) holds the gate alone, so
+     * once inside, the identity cannot change under the play.
+     */
+    async play (filename: string, index: number): Promise<PlayResult & { track: Track }> {
+      for (let attempt = 0; ; attempt++) {
+        const track = await tracks.get(filename)
+        checkSegment(track, index)
+        const result = await locks.segment(track.key, index, async () => tracks.isCurrent(track) ? await playLocked(track, index) : undefined)
+          .catch((err: unknown) => {
+            if (!(err instanceof FileChanged)) throw err
+            return undefined
+          })
+        if (result !== undefined) return { ...result, track }
+        if (attempt >= MAX_IDENTITY_RETRIES) throw new TrackError(409, 'EA_TRACK_CHANGED', `${filename} keeps changing on disk; try again`)
+      }
     },
 
     events,
@@ -252,15 +301,28 @@ export function createDegrader (deps: DegraderDeps) {
         const previous = await journal.rotate()
         await drained(previous)
         await syncWritten()
-        await library.flush()
+        await tracks.flush()
         await journal.retire(previous)
       })
     },
 
+    /** Checkpoint every `intervalMs` from now on (once whatever the journal held from earlier runs is replayed). */
+    startCheckpoints (intervalMs: number, log: { error: (obj: object, msg: string) => void }): void {
+      timer ??= setInterval(() => {
+        this.checkpoint().catch((err: unknown) => log.error({ err }, 'checkpoint failed; will retry'))
+      }, intervalMs)
+      timer.unref()
+    },
+
     async close (): Promise<void> {
+      clearInterval(timer)
       await this.checkpoint()
       await journal.close()
-      await Promise.all([...handles.keys()].map(closeHandles))
+      await Promise.all([...handles.values()].map(async h => {
+        const opened = await h.catch(() => undefined)
+        if (opened !== undefined) await Promise.all([opened.audio.close(), opened.pristine.close()])
+      }))
+      handles.clear()
     }
   }
 }
@@ -270,23 +332,16 @@ export type Degrader = ReturnType<typeof createDegrader>
 declare module 'fastify' {
   interface FastifyInstance {
     degrader: Degrader
+    journalLeftovers: OpenedJournal
   }
 }
 
 export default fp(async function degraderPlugin (fastify) {
-  const { library, locks, wav, trackCache, config, log } = fastify
+  const { tracks, locks, wav, trackCache, config } = fastify
   const opened = await PlayJournal.open(join(config.metadataDir, 'journal'))
-  const degrader = createDegrader({ library, locks, wav, cache: trackCache, journal: opened.journal, ratePercent: config.degradationRate })
-  await recover({ library, degrader, wav, log, ratePercent: config.degradationRate }, opened)
-
-  const timer = setInterval(() => {
-    degrader.checkpoint().catch((err: unknown) => log.error({ err }, 'checkpoint failed; will retry'))
-  }, config.checkpointIntervalMs)
-  timer.unref()
-
+  const degrader = createDegrader({ tracks, locks, wav, cache: trackCache, journal: opened.journal, ratePercent: config.degradationRate })
   fastify.decorate('degrader', degrader)
-  fastify.addHook('onClose', async () => {
-    clearInterval(timer)
-    await degrader.close()
-  })
-}, { name: 'degrader', dependencies: ['config', 'library', 'lock-manager', 'wav-io', 'track-cache'] })
+  // The recovery plugin replays what earlier runs left and retires it.
+  fastify.decorate('journalLeftovers', opened)
+  fastify.addHook('onClose', async () => await degrader.close())
+}, { name: 'degrader', dependencies: ['config', 'track-store', 'lock-manager', 'wav-io', 'track-cache'] })

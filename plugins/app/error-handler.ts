@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
-import type { TrackError } from './library.js'
+import { diskTrouble, type TrackError } from '../../lib/track-error.js'
 
 export const FILENAME_RULE = 'a track name is a file name ending in .wav (5 to 255 characters, no /, \\ or NUL)'
 
@@ -14,7 +14,12 @@ const SERVICE_UNAVAILABLE = 503
  * Faults are logged with the request's id and never leak paths or stacks.
  */
 export default fp(async function errorHandlerPlugin (fastify) {
-  fastify.setErrorHandler(async (error: FastifyError | TrackError, request, reply) => {
+  fastify.setErrorHandler(async (thrown: FastifyError | TrackError, request, reply) => {
+    // A full or read-only disk is the operator's to fix: say so, instead of a bare 500.
+    const trouble = diskTrouble(thrown)
+    if (trouble !== undefined) request.log.error({ err: thrown }, 'request failed on the disk')
+    const error = trouble ?? thrown
+    if ('headers' in error && error.headers !== undefined) reply.headers(error.headers)
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
     if (statusCode >= 500 && statusCode !== SERVICE_UNAVAILABLE) {
       request.log.error({ err: error }, 'request failed')

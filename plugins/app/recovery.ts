@@ -1,115 +1,78 @@
+import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import type { OpenedJournal, PlayRecord } from '../../lib/play-journal.js'
-import { renderSegment } from '../../lib/render.js'
-import { segmentSpan } from '../../lib/wav-format.js'
 import { sum } from '../../lib/track-figures.js'
-import type { Library, Track } from './library.js'
+import { TrackError } from '../../lib/track-error.js'
+import type { Track, TrackStore } from './track-store.js'
 import type { Degrader } from './degrader.js'
-import type { WavIo } from './wav-io.js'
-import { restorePristineAudio } from './track-reset.js'
 
 interface RecoveryDeps {
-  library: Library
+  tracks: TrackStore
   degrader: Degrader
-  wav: WavIo
   log: FastifyBaseLogger
-  ratePercent: number
 }
-
-/** How many untouched segments to compare against their rendering to tell our own writes from a hand edit. */
-const SAMPLED_SEGMENTS = 3
 
 /**
  * Start-up after a stop, clean or not. Plays the journal still holds were
  * acknowledged but maybe not checkpointed: their counts are restored (the
  * record carries the count, so taking the max is idempotent) and their
- * segments re-rendered, which also repairs an audio write cut short. A file
- * whose mtime moved but whose untouched segments no longer match their
- * rendering was edited by hand: it starts over as a new track.
+ * segments re-rendered, which also repairs an audio write cut short. A record
+ * applies only to the identity it was acknowledged for: never to a file that
+ * replaced it. Only the tracks the journal names are prepared here; the rest
+ * of the library is prepared afterwards, in the background.
  */
 export async function recover (deps: RecoveryDeps, opened: OpenedJournal): Promise<void> {
-  const { library, degrader, log } = deps
+  const { tracks, degrader, log } = deps
   const pending = groupByTrack(opened.recovered)
   if (opened.skippedLines > 0) log.warn({ skippedLines: opened.skippedLines }, 'journal had torn records (never acknowledged); ignored')
+  tracks.expectReplays(new Map([...pending].map(([name, p]) => [name, new Set(p.segments.keys())])))
 
-  for (const track of library.list()) {
-    const replayed = pending.get(track.filename) ?? new Map<number, number>()
-    if (track.meta.reset_pending === true) {
-      log.warn({ track: track.filename }, 'finishing a reset that a stop interrupted')
-      await restorePristineAudio(deps.wav, track)
-      delete track.meta.reset_pending
-      track.suspect = false
-      library.markDirty(track)
-    }
-    if (track.suspect && !await untouchedSegmentsMatch(deps, track, replayed)) {
-      log.warn({ track: track.filename }, 'audio file was edited while the service was down: starting it as a new track')
-      await degrader.closeHandles(track)
-      await library.restartAsNew(track)
+  for (const [name, records] of pending) {
+    let track: Track
+    try {
+      track = await tracks.get(name)
+    } catch (err) {
+      if (!(err instanceof TrackError)) throw err
+      log.warn({ track: name, reason: err.message }, 'journal names a track that cannot be served now; its plays are dropped')
       continue
     }
-    if (track.suspect) {
-      // Our own writes (or a touch): record the file as it is so the next start trusts it at once.
-      track.suspect = false
-      library.markDirty(track)
-    }
-    if (replayed.size === 0) continue
     const counts = track.meta.segment_play_counts
-    for (const [segment, count] of replayed) {
+    let replayed = 0
+    for (const [segment, { count, id }] of records.segments) {
+      // A record of another identity (the file was replaced) is not this track's play.
+      if (id !== undefined && id !== track.id && !track.adoptsJournal) continue
       if (segment >= counts.length) continue
       counts[segment] = Math.max(counts[segment] ?? 0, count)
       await degrader.render(track, segment)
+      replayed++
     }
+    if (replayed < records.segments.size) log.warn({ track: name, dropped: records.segments.size - replayed }, 'journal records of an earlier identity of this file were dropped')
     track.plays = sum(counts)
-    library.markDirty(track)
-    log.info({ track: track.filename, segments: replayed.size }, 'replayed plays from the journal')
-  }
-  for (const name of pending.keys()) {
-    if (library.list().every(t => t.filename !== name)) log.warn({ track: name }, 'journal names a track that is no longer in AUDIO_DIR; its plays are dropped')
+    tracks.markDirty(track)
+    log.info({ track: name, segments: replayed }, 'replayed plays from the journal')
   }
 
   await degrader.syncWritten()
-  await library.flush()
+  await tracks.flush()
   await opened.journal.retire(opened.recoveredThrough)
 }
 
-function groupByTrack (records: PlayRecord[]): Map<string, Map<number, number>> {
-  const byTrack = new Map<string, Map<number, number>>()
+function groupByTrack (records: PlayRecord[]): Map<string, { segments: Map<number, { count: number, id: string | undefined }> }> {
+  const byTrack = new Map<string, { segments: Map<number, { count: number, id: string | undefined }> }>()
   for (const r of records) {
-    let segments = byTrack.get(r.track)
-    if (segments === undefined) byTrack.set(r.track, segments = new Map())
-    segments.set(r.segment, Math.max(segments.get(r.segment) ?? 0, r.count))
+    let entry = byTrack.get(r.track)
+    if (entry === undefined) byTrack.set(r.track, entry = { segments: new Map() })
+    const known = entry.segments.get(r.segment)
+    // The newest identity's records win: a record's count only compares with its own identity's.
+    if (known === undefined || known.id !== r.id || r.count > known.count) entry.segments.set(r.segment, { count: r.count, id: r.id })
   }
   return byTrack
 }
 
-/** Compare a few segments the journal does not name with their rendering at the recorded count. */
-async function untouchedSegmentsMatch (deps: RecoveryDeps, track: Track, replayed: Map<number, number>): Promise<boolean> {
-  const m = track.meta
-  const candidates = [0, Math.floor(m.total_segments / 2), m.total_segments - 1]
-    .filter((s, i, all) => s >= 0 && all.indexOf(s) === i && !replayed.has(s))
-    .slice(0, SAMPLED_SEGMENTS)
-  if (candidates.length === 0) return true
-  const [audio, pristine] = await Promise.all([deps.wav.openForRead(track.path), deps.wav.openForRead(track.pristinePath)])
-  try {
-    for (const index of candidates) {
-      const span = segmentSpan(m.layout, m.segment_duration, index)
-      const [current, original] = await Promise.all([
-        deps.wav.readSpan(audio, span.byteOffset, span.byteLength),
-        deps.wav.readSpan(pristine, span.byteOffset, span.byteLength)
-      ])
-      const expected = renderSegment(original, m.layout.format, {
-        seed: m.track_id,
-        segmentIndex: index,
-        plays: m.segment_play_counts[index] ?? 0,
-        baselinePlays: m.baseline_play_counts[index] ?? 0,
-        ratePercent: deps.ratePercent
-      })
-      if (!current.equals(expected)) return false
-    }
-    return true
-  } catch {
-    return false
-  } finally {
-    await Promise.all([audio.close(), pristine.close()])
-  }
-}
+/** Replays the journal's leftovers, then lets the library be prepared and checkpoints begin. */
+export default fp(async function recoveryPlugin (fastify) {
+  const { tracks, degrader, log, journalLeftovers, config } = fastify
+  await recover({ tracks, degrader, log }, journalLeftovers)
+  await tracks.startPreparing()
+  degrader.startCheckpoints(config.checkpointIntervalMs, log)
+}, { name: 'recovery', dependencies: ['track-store', 'degrader'] })

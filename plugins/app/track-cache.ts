@@ -4,7 +4,7 @@ import { ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import type { ByteRange } from '../../lib/range.js'
 import { segmentSpan } from '../../lib/wav-format.js'
-import type { Track } from './library.js'
+import type { Track } from './track-store.js'
 import type { WavIo } from './wav-io.js'
 
 export interface TrackCacheOptions {
@@ -271,6 +271,16 @@ export function createTrackCache (wav: WavIo, options: Partial<TrackCacheOptions
 
     /** Forget the track's bytes (its file is in an unknown state after a failed write). */
     drop,
+
+    /** The track's identity ended: forget its bytes and close its read handle once no reply uses it. */
+    async forget (track: Track): Promise<void> {
+      drop(track)
+      const file = files.get(track)
+      files.delete(track)
+      if (file === undefined) return
+      // A reply still reading keeps its handle open through its own promise; closing waits for none.
+      if (file.users === 0) await file.handle.then(async h => await h.close(), () => {})
+    },
 
     /** Whether the track is served from memory now. */
     cached: (track: Track) => entries.has(track),

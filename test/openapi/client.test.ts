@@ -54,7 +54,12 @@ t.test('getServiceInfo', async t => {
   const { data, response } = await api.GET('/')
   t.equal(response.status, 200)
   const info: Schemas['ServiceInfo'] = present(data)
-  t.same(info, { status: 'running', service: 'Ephemeral Audio Decay System', degradation_rate: 1, segment_duration: 0.5, version: info.version, tracks: 2 })
+  t.match(info, { status: 'running', service: 'Ephemeral Audio Decay System', degradation_rate: 1, segment_duration: 0.5, tracks: 2, tracks_preparing: 0 })
+  // broken.wav is excluded once the library has been scanned (GET /tracks).
+  await api.GET('/tracks')
+  const after = present((await api.GET('/')).data)
+  t.same(after.tracks_excluded.map(x => x.filename), ['broken.wav'])
+  t.match(after.tracks_excluded[0]?.reason, /not a playable WAV/)
 })
 
 t.test('listTracks', async t => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { EventEmitter } from 'node:events'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { get } from 'node:http'
@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import trackCachePlugin, { createTrackCache } from '../../plugins/app/track-cache.js'
 import wavIoPlugin, { createWavIo } from '../../plugins/app/wav-io.js'
-import type { Track } from '../../plugins/app/library.js'
+import type { Track } from '../../plugins/app/track-store.js'
 import { freshMetadata } from '../../lib/track-metadata.js'
 import { segmentCount, segmentSpan } from '../../lib/wav-format.js'
 import { writeTestWav, type TestWavOptions } from '../fixtures/wav-fixtures.js'
@@ -24,7 +24,7 @@ async function folder (t: TapTest): Promise<string> {
   return dir
 }
 
-/** A Track as the library would make it, without the library. */
+/** A Track as the track store would make it, without the store. */
 async function trackFile (dir: string, name: string, options: TestWavOptions = {}): Promise<{ track: Track, bytes: Buffer }> {
   const wav = await writeTestWav(join(dir, name), { frames: 8000, ...options })
   const layout = layoutOf(wav)
@@ -36,7 +36,8 @@ async function trackFile (dir: string, name: string, options: TestWavOptions = {
     totalSegments: segmentCount(layout, SEGMENT),
     file: { size: wav.fileSize, mtime_ms: 0 }
   })
-  const track: Track = { filename: name, path: wav.path, pristinePath: wav.path, meta, plays: 0, lastModified: new Date(), suspect: false }
+  const { ino, dev } = await stat(wav.path)
+  const track: Track = { id: meta.track_id, key: name.toLowerCase(), filename: name, path: wav.path, pristinePath: wav.path, inode: { ino, dev }, meta, plays: 0, lastModified: new Date(), suspect: false, adoptsJournal: false, retired: false }
   return { track, bytes: await readFile(wav.path) }
 }
 
@@ -255,7 +256,7 @@ t.test('a track that cannot be read into memory keeps being served from disk', a
 t.test('regression: a play whose write fails drops the track from memory (its bytes on disk are unknown)', async t => {
   const NAME = 'song.wav'
   const { app } = await buildTestApp(t, { tracks: { [NAME]: { frames: 8000 } }, env: { DEGRADE_RATE_LIMIT: 0 } })
-  const track = await app.library.find(NAME)
+  const track = await app.tracks.get(NAME)
   for (let i = 0; i < 2; i++) await app.inject(`/stream/${NAME}`)
   await app.trackCache.loaded(track)
   t.ok(app.trackCache.cached(track))
@@ -263,7 +264,9 @@ t.test('regression: a play whose write fails drops the track from memory (its by
   app.wav.writeSpan = async () => { throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }) }
   t.teardown(() => { app.wav.writeSpan = writeSpan })
   const res = await app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })
-  t.equal(res.statusCode, 500)
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { code: 'EA_DISK_FULL', message: /disk is full/ })
+  t.equal(res.headers['retry-after'], '60')
   t.notOk(app.trackCache.cached(track), 'no longer served from memory')
   app.wav.writeSpan = writeSpan
   const ok = await app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: 0 } })
@@ -280,7 +283,7 @@ t.test('regression: after a play, a track served from memory streams the degrade
   const NAME = 'song.wav'
   const { app } = await buildTestApp(t, { tracks: { [NAME]: { frames: 8000 } }, env: { DEGRADE_RATE_LIMIT: 0, DEGRADATION_RATE: 10 } })
   const url = await listen(app)
-  const track = await app.library.find(NAME)
+  const track = await app.tracks.get(NAME)
   const path = track.path
   for (let i = 0; i < 2; i++) await (await fetch(`${url}/stream/${NAME}`)).arrayBuffer()
   await app.trackCache.loaded(track)

@@ -7,7 +7,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import { buildTestApp, listen, type TapTest } from '../helper.js'
 import eventsRoutes, { type EventsOptions } from '../../routes/events.js'
 import { ErrorSchema } from '../../schemas/error.js'
-import { TrackError } from '../../plugins/app/library.js'
+import { TrackError } from '../../lib/track-error.js'
 import type { PlayEvent } from '../../schemas/events.js'
 
 interface Frame { id?: string, event?: string, data?: string, retry?: string, comment?: string }
@@ -222,8 +222,8 @@ async function bareEvents (t: TapTest, options: EventsOptions) {
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
   fastify.addSchema(ErrorSchema)
   fastify.decorate('config', { eventsMaxClients: 10 } as never)
-  fastify.decorate('library', {
-    find: async (name: string) => {
+  fastify.decorate('tracks', {
+    get: async (name: string) => {
       if (name !== 'a.wav') throw new TrackError(404, 'EA_TRACK_NOT_FOUND', `Track not found: ${name}`)
       return { filename: name }
     }

@@ -13,7 +13,7 @@ t.test('POST /reset restores the pristine audio, the counts and a new ETag', asy
   for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: `/degrade/${NAME}`, payload: { segment_index: i } })
   // Listened to enough to be served from memory: the reset must not leave the worn bytes there.
   for (let i = 0; i < 3; i++) await (await fetch(`${url}/stream/${NAME}`)).arrayBuffer()
-  t.ok(app.trackCache.cached((await app.library.find(NAME))), 'the worn track is in memory')
+  t.ok(app.trackCache.cached((await app.tracks.get(NAME))), 'the worn track is in memory')
   const worn = await fetch(`${url}/stream/${NAME}`)
   const wornTag = worn.headers.get('etag')!
   t.notSame(Buffer.from(await worn.arrayBuffer()), original, 'plays damaged the audio')

@@ -1,0 +1,73 @@
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import { fitLength } from '../../lib/track-metadata.js'
+import type { Track, TrackStore } from './track-store.js'
+import type { WavIo } from './wav-io.js'
+import type { MetadataStore } from './metadata-store.js'
+import { restorePristineAudio } from './pristine.js'
+
+/**
+ * Whole-track changes asked for through the API. Each runs as one sequence
+ * under the track's write gate (TrackStore.renew): the old identity is
+ * retired first (handles closed, bytes in memory dropped), then the change is
+ * recorded crash-safely before the audio is touched.
+ */
+export function createLifecycle (deps: {
+  wav: WavIo
+  store: MetadataStore
+  tracks: TrackStore
+  checkpoint: () => Promise<void>
+  wrote: (track: Track, position: number, data: Buffer) => void
+}) {
+  return {
+    /**
+     * Give a track its pristine audio back: counts return to the baseline
+     * (zero, or the Flask service's counts for an adopted track) under a new
+     * identity, so every cached copy and ETag is invalidated. The intent is
+     * recorded in the metadata before the audio is touched, and a restart
+     * finishes the copy (TrackStore's resume).
+     */
+    async reset (track: Track): Promise<Track> {
+      // Retire every journal record of the old history first: replaying one after the reset would bring its count back.
+      await deps.checkpoint()
+      return await deps.tracks.renew(track, old => ({
+        ...old.meta,
+        segment_play_counts: fitLength(old.meta.baseline_play_counts, old.meta.total_segments),
+        track_id: randomUUID(),
+        reset_pending: true
+      }), async next => {
+        const m = next.meta
+        await deps.store.save(m)
+        const stat = await restorePristineAudio(deps.wav, next, (position, data) => deps.wrote(next, position, data))
+        m.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+        next.lastModified = stat.mtime
+        delete m.reset_pending
+        m.updated_at = new Date().toISOString()
+        await deps.store.save(m)
+      })
+    }
+  }
+}
+
+export type Lifecycle = ReturnType<typeof createLifecycle>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lifecycle: Lifecycle
+  }
+}
+
+export default fp(async function lifecyclePlugin (fastify) {
+  // The end of an identity, whatever ends it: its files closed, its bytes in memory dropped.
+  fastify.tracks.onRetire(async track => {
+    await fastify.degrader.closeHandles(track)
+    await fastify.trackCache.forget(track)
+  })
+  fastify.decorate('lifecycle', createLifecycle({
+    wav: fastify.wav,
+    store: fastify.metadata,
+    tracks: fastify.tracks,
+    checkpoint: async () => await fastify.degrader.checkpoint(),
+    wrote: (track, position, data) => fastify.trackCache.write(track, position, data)
+  }))
+}, { name: 'lifecycle', dependencies: ['wav-io', 'metadata-store', 'track-store', 'degrader', 'track-cache'] })

@@ -1,0 +1,523 @@
+import fp from 'fastify-plugin'
+import { constants, type Stats } from 'node:fs'
+import { copyFile, lstat, mkdir, open, readdir, realpath, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import { WAV_LIMITS, WavFormatError } from '../../lib/riff.js'
+import { segmentCount } from '../../lib/wav-format.js'
+import { invalidTrackName, isWavName, titleOf } from '../../lib/track-name.js'
+import { adoptFlaskMetadata, fitLength, freshMetadata, type TrackMetadata } from '../../lib/track-metadata.js'
+import { sum } from '../../lib/track-figures.js'
+import { writeDemoTrack } from '../../lib/demo-track.js'
+import { diskTrouble, TrackError } from '../../lib/track-error.js'
+import type { MetadataStore } from './metadata-store.js'
+import type { WavIo, InspectedFile } from './wav-io.js'
+import type { LockManager } from './lock-manager.js'
+import { recountFromAudio } from './recount.js'
+import { restorePristineAudio, untouchedSegmentsMatch } from './pristine.js'
+
+export { TrackError }
+export const DEMO_TRACK_NAME = 'ephemeral-demo.wav'
+
+/**
+ * One identity of one file. A new identity (a file replaced, a reset) is a
+ * new object with a new id: nothing keyed by the old one can reach the new file.
+ */
+export interface Track {
+  /** The track_id: seeds the decay, names the bytes in ETags and journal records. */
+  readonly id: string
+  /** The name folded to lower case: names that differ only by case are one track (one metadata file). */
+  readonly key: string
+  readonly filename: string
+  /** Absolute path of the audio, inside AUDIO_DIR. */
+  readonly path: string
+  /** Absolute path of the pristine copy the audio is rendered from. */
+  readonly pristinePath: string
+  /** The file this identity belongs to: another inode at the path is another track. */
+  readonly inode: { dev: number, ino: number }
+  meta: TrackMetadata
+  /** Sum of the play counts; with the id it names the audio's current content. */
+  plays: number
+  lastModified: Date
+  /** Its file changed while the service was down (mtime differs, header and size do not). */
+  suspect: boolean
+  /** Metadata was lost: journal records of the lost identity belong to this one. */
+  adoptsJournal: boolean
+  /** Replaced by a newer identity or gone: nothing may write for it any more. */
+  retired: boolean
+}
+
+interface StoreDeps {
+  audioDir: string
+  backupDir: string
+  segmentDuration: number
+  /** Write a generated demo track when AUDIO_DIR has no WAV files, so a fresh install plays something. */
+  demoTrack: boolean
+  ratePercent: number
+  store: MetadataStore
+  wav: WavIo
+  locks: LockManager
+  log: FastifyBaseLogger
+}
+
+/** How long start-up and GET /tracks wait for tracks being prepared before answering with those ready. */
+const PREPARE_BUDGET_MS = 1000
+
+const keyOf = (filename: string) => filename.toLowerCase()
+
+/**
+ * The one owner of what the tracks are. It scans AUDIO_DIR, notices files
+ * that appear, change or go (a cheap lstat per request, a scan per listing),
+ * and runs every change of identity under the track's write gate, one at a
+ * time per name: the pristine copy and the metadata of an identity are made
+ * exactly once, and the one current object for a name is handed out. Whoever
+ * keeps state per track (open handles, bytes in memory) registers `onRetire`
+ * and lets go of it there.
+ */
+export function createTrackStore (deps: StoreDeps) {
+  const { store, wav, locks, log } = deps
+  const current = new Map<string, Track>()
+  /** Names seen in AUDIO_DIR that are not tracks, and why. */
+  const excluded = new Map<string, string>()
+  const dirty = new Set<Track>()
+  const retireHooks: Array<(track: Track) => Promise<void> | void> = []
+  const queue = new Set<string>()
+  const progress = { queued: 0, prepared: 0 }
+  let worker: Promise<void> | undefined
+  let closed = false
+  let found: string[] = []
+  /** Segments the journal left from earlier runs, per name: a suspect file's check must not sample them. */
+  let replays = new Map<string, Set<number>>()
+
+  /** A regular file at `name` (never a symbolic link: it would alias another track or leave the folder). */
+  async function statOf (filename: string): Promise<Stats | 'link' | undefined> {
+    try {
+      const stat = await lstat(join(deps.audioDir, filename))
+      if (stat.isSymbolicLink()) return 'link'
+      return stat.isFile() ? stat : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  const sameFile = (track: Track, stat: Stats) =>
+    track.inode.ino === stat.ino && track.inode.dev === stat.dev && track.meta.file.size === stat.size
+
+  async function makePristineCopy (path: string, pristinePath: string): Promise<void> {
+    // A name of its own per copy: two preparations must never share a temporary file.
+    const temporary = `${pristinePath}.${randomUUID()}.copy.tmp`
+    try {
+      await copyFile(path, temporary, constants.COPYFILE_FICLONE)
+      const handle = await open(temporary, 'r')
+      try { await handle.sync() } finally { await handle.close() }
+      await rename(temporary, pristinePath)
+    } catch (err) {
+      await rm(temporary, { force: true })
+      throw err
+    }
+  }
+
+  function inputsOf (filename: string, inspected: InspectedFile, stat: Stats) {
+    const totalSegments = segmentCount(inspected.layout, deps.segmentDuration)
+    if (totalSegments > WAV_LIMITS.maxSegments) {
+      throw new WavFormatError('WAV_TOO_LONG', `it would have ${totalSegments} segments of ${deps.segmentDuration} s; the service plays at most ${WAV_LIMITS.maxSegments}`)
+    }
+    if (totalSegments === 0) throw new WavFormatError('WAV_TOO_LONG', 'it holds no audio frames')
+    return {
+      filename,
+      title: titleOf(filename),
+      layout: inspected.layout,
+      segmentDuration: deps.segmentDuration,
+      totalSegments,
+      file: { size: inspected.size, mtime_ms: inspected.mtimeMs, ino: stat.ino }
+    }
+  }
+
+  function trackOf (filename: string, meta: TrackMetadata, stat: Stats, extra: Partial<Pick<Track, 'suspect' | 'adoptsJournal'>> = {}): Track {
+    return {
+      id: meta.track_id,
+      key: keyOf(filename),
+      filename,
+      path: join(deps.audioDir, filename),
+      pristinePath: join(deps.backupDir, filename),
+      inode: { dev: stat.dev, ino: stat.ino },
+      meta,
+      plays: sum(meta.segment_play_counts),
+      lastModified: stat.mtime,
+      suspect: extra.suspect ?? false,
+      adoptsJournal: extra.adoptsJournal ?? false,
+      retired: false
+    }
+  }
+
+  /** A new identity for the file as it is now: fresh counts, its own pristine copy, durable metadata. */
+  async function createIdentity (filename: string, stat: Stats, meta: TrackMetadata, adoptsJournal = false): Promise<Track> {
+    const track = trackOf(filename, meta, stat, { adoptsJournal })
+    await makePristineCopy(track.path, track.pristinePath)
+    await store.save(meta)
+    return track
+  }
+
+  /** Build the track for a file seen for the first time since start-up (or replaced while running, `replacing`). */
+  async function prepare (filename: string, stat: Stats, replacing: Track | undefined): Promise<Track> {
+    const path = join(deps.audioDir, filename)
+    const pristinePath = join(deps.backupDir, filename)
+    if (replacing !== undefined) {
+      log.warn({ track: filename, plays: replacing.plays }, 'audio file was replaced while the service runs: it is a new track')
+      const inspected = await wav.inspect(path)
+      return await createIdentity(filename, stat, freshMetadata(inputsOf(filename, inspected, stat)))
+    }
+    const loaded = await store.load(filename)
+    if (loaded.status === 'ours') {
+      const m = loaded.metadata
+      // Recorded before this version (no inode): size and header decide, as they did.
+      const sameInode = m.file.ino === undefined || m.file.ino === stat.ino
+      if (sameInode && m.file.size === stat.size && m.file.mtime_ms === stat.mtimeMs && keyOf(m.filename) === keyOf(filename)) {
+        return await resume(trackOf(filename, { ...m, filename, file: { ...m.file, ino: stat.ino } }, stat))
+      }
+      const inspected = await wav.inspect(path)
+      const inputs = inputsOf(filename, inspected, stat)
+      const same = sameInode && m.file.size === inspected.size && JSON.stringify(m.layout) === JSON.stringify(inspected.layout)
+      // Only the mtime moved: our own unfinished writes before a crash, or a hand edit. Recovery checks which.
+      if (same) return await resume(trackOf(filename, { ...m, filename, file: inputs.file }, stat, { suspect: true }))
+      log.warn({ track: filename, plays: sum(m.segment_play_counts) }, 'audio file was replaced while the service was down: starting it as a new track')
+      return await createIdentity(filename, stat, freshMetadata(inputs))
+    }
+    const inspected = await wav.inspect(path)
+    const inputs = inputsOf(filename, inspected, stat)
+    if (loaded.status === 'flask') {
+      log.info({ track: filename }, 'adopting metadata from the Flask service: its counts are the baseline')
+      return await createIdentity(filename, stat, adoptFlaskMetadata(loaded.legacy, inputs))
+    }
+    const meta = freshMetadata(inputs)
+    // Metadata lost (unreadable, or deleted) but the pristine copy survives: read the counts back from the damage.
+    const recovered = await recountFromAudio(wav, { audio: path, pristine: pristinePath }, inspected.layout, deps.segmentDuration, inputs.totalSegments, deps.ratePercent)
+    if (recovered !== undefined) {
+      meta.segment_play_counts = recovered
+      meta.baseline_play_counts = [...recovered]
+    }
+    if (loaded.status === 'corrupt' || (recovered !== undefined && sum(recovered) > 0)) {
+      log.error({ track: filename, savedAs: loaded.status === 'corrupt' ? loaded.savedAs : undefined, reason: loaded.status === 'corrupt' ? loaded.reason : 'missing', recoveredPlays: recovered === undefined ? 'none: no pristine copy to compare with' : sum(recovered) },
+        'metadata file was lost; play counts recovered from the audio, which becomes the new baseline')
+    }
+    return await createIdentity(filename, stat, meta, loaded.status === 'corrupt' || recovered !== undefined)
+  }
+
+  /**
+   * Carry on with metadata we wrote: finish a reset a stop interrupted, make
+   * a new pristine copy if it is gone, and tell our own unfinished writes from
+   * a hand edit when the file's mtime moved while the service was down.
+   */
+  async function resume (track: Track): Promise<Track> {
+    const m = track.meta
+    const pristineSize = await lstat(track.pristinePath).then(s => s.size, () => -1)
+    if (pristineSize !== m.file.size) {
+      log.warn({ track: track.filename }, 'its pristine copy is missing: making a new one from the current audio')
+      m.baseline_play_counts = fitLength(m.segment_play_counts, m.total_segments)
+      delete m.reset_pending
+      await makePristineCopy(track.path, track.pristinePath)
+      await store.save(m)
+      return track
+    }
+    if (m.reset_pending === true) {
+      log.warn({ track: track.filename }, 'finishing a reset that a stop interrupted')
+      const stat = await restorePristineAudio(wav, track)
+      delete m.reset_pending
+      m.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+      track.suspect = false
+      await store.save(m)
+      return track
+    }
+    if (!track.suspect) return track
+    if (!await untouchedSegmentsMatch(wav, track, replays.get(track.key) ?? new Set(), deps.ratePercent)) {
+      log.warn({ track: track.filename }, 'audio file was edited while the service was down: starting it as a new track')
+      const stat = await lstat(track.path)
+      const inspected = await wav.inspect(track.path)
+      return await createIdentity(track.filename, stat, freshMetadata(inputsOf(track.filename, inspected, stat)))
+    }
+    // Our own writes (or a touch): record the file as it is so the next start trusts it at once.
+    track.suspect = false
+    await store.save(m)
+    return track
+  }
+
+  async function retire (track: Track): Promise<void> {
+    if (track.retired) return
+    track.retired = true
+    dirty.delete(track)
+    if (current.get(track.key) === track) current.delete(track.key)
+    for (const hook of retireHooks) await hook(track)
+  }
+
+  /** Why `filename` cannot be a track beside the others, or undefined. Runs under the name's gate. */
+  async function conflictOf (filename: string, stat: Stats): Promise<string | undefined> {
+    const same = current.get(keyOf(filename))
+    if (same !== undefined && same.filename !== filename) {
+      if (await statOf(same.filename) !== undefined) return `its name differs only in case from ${same.filename}, which is already a track (one metadata file per name)`
+      await retire(same)
+    }
+    for (const other of current.values()) {
+      if (other.key !== keyOf(filename) && other.inode.ino === stat.ino && other.inode.dev === stat.dev) return `it is a hard link to ${other.filename}`
+    }
+    return undefined
+  }
+
+  function exclude (filename: string, reason: string, level: 'warn' | 'error' = 'warn'): void {
+    if (excluded.get(filename) !== reason) log[level]({ track: filename, reason }, 'not serving a file in AUDIO_DIR')
+    excluded.set(filename, reason)
+  }
+
+  /**
+   * Bring one name in line with the folder: the current track when its file
+   * is unchanged, a new identity when it appeared or was replaced, nothing
+   * when it went. The one place identities change; serialised per name.
+   */
+  async function refresh (filename: string): Promise<Track | undefined> {
+    const key = keyOf(filename)
+    return await locks.track(key, async () => {
+      const known = current.get(key)
+      const stat = await statOf(filename)
+      if (stat === undefined || stat === 'link') {
+        if (known?.filename === filename) await retire(known)
+        if (stat === 'link') exclude(filename, 'it is a symbolic link; only regular files are tracks')
+        else excluded.delete(filename)
+        return undefined
+      }
+      if (known !== undefined && known.filename === filename && sameFile(known, stat)) return known
+      const conflict = await conflictOf(filename, stat)
+      if (conflict !== undefined) {
+        exclude(filename, conflict)
+        return undefined
+      }
+      const replacing = current.get(key)
+      if (replacing !== undefined) await retire(replacing)
+      try {
+        const track = await prepare(filename, stat, replacing)
+        current.set(key, track)
+        excluded.delete(filename)
+        return track
+      } catch (err) {
+        if (err instanceof WavFormatError) {
+          exclude(filename, `not a playable WAV: ${err.message}`)
+          throw new TrackError(422, 'EA_UNPLAYABLE_WAV', `${filename} cannot be played: ${err.message}`)
+        }
+        const trouble = diskTrouble(err)
+        if (trouble !== undefined) {
+          exclude(filename, `cannot be prepared: ${trouble.message}`, 'error')
+          throw trouble
+        }
+        throw err
+      }
+    })
+  }
+
+  function schedule (names: Iterable<string>): void {
+    for (const name of names) {
+      if (queue.has(name)) continue
+      queue.add(name)
+      progress.queued++
+    }
+    worker ??= work()
+  }
+
+  /** Prepare queued names one at a time, off the request path. */
+  async function work (): Promise<void> {
+    let lastReport = Date.now()
+    try {
+      for (;;) {
+        const name = first(queue)
+        if (name === undefined || isClosed()) break
+        try {
+          await refresh(name)
+        } catch (err) {
+          if (!(err instanceof TrackError)) log.error({ err, track: name }, 'could not prepare a track')
+        }
+        queue.delete(name)
+        progress.prepared++
+        if (Date.now() - lastReport > 2000) {
+          lastReport = Date.now()
+          log.info({ prepared: progress.prepared, of: progress.queued }, 'preparing tracks')
+        }
+      }
+      if (progress.queued > 0 && queue.size === 0) log.info({ prepared: progress.prepared }, 'every track is prepared')
+    } finally {
+      worker = undefined
+    }
+  }
+
+  /** Wait up to `ms` for the queue to empty. */
+  async function settle (ms: number): Promise<void> {
+    const running = worker
+    if (running === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([running, new Promise(resolve => { timer = setTimeout(resolve, ms) })])
+    clearTimeout(timer)
+  }
+
+  const isClosed = () => closed
+
+  async function wavNames (): Promise<string[]> {
+    return (await readdir(deps.audioDir)).filter(n => isWavName(n) && invalidTrackName(n) === undefined).sort()
+  }
+
+  return {
+    excluded,
+    progress,
+
+    /** Register what must let go of a track's state when its identity ends. */
+    onRetire (hook: (track: Track) => Promise<void> | void): void { retireHooks.push(hook) },
+
+    /** Scan AUDIO_DIR (nothing is prepared yet: see `startPreparing`). */
+    async open (): Promise<void> {
+      await mkdir(deps.audioDir, { recursive: true })
+      await mkdir(deps.backupDir, { recursive: true })
+      await realpath(deps.audioDir)
+      found = await wavNames()
+      if (deps.demoTrack && found.length === 0) {
+        await writeDemoTrack(join(deps.audioDir, DEMO_TRACK_NAME))
+        log.info({ track: DEMO_TRACK_NAME }, 'AUDIO_DIR had no tracks: wrote a generated demo track')
+        found.push(DEMO_TRACK_NAME)
+      }
+    },
+
+    /** Segments of each track that the journal is about to replay (recovery tells, before it asks for the tracks). */
+    expectReplays (segments: Map<string, Set<number>>): void {
+      replays = new Map([...segments].map(([name, s]) => [keyOf(name), s]))
+    },
+
+    /** Prepare every track found at start: for a moment, then in the background, so start-up never waits on the library's size. */
+    async startPreparing (): Promise<void> {
+      schedule(found)
+      found = []
+      await settle(PREPARE_BUDGET_MS)
+      replays = new Map()
+      if (queue.size > 0) log.info({ ready: current.size, preparing: queue.size }, 'listening while tracks are prepared in the background')
+    },
+
+    /** Bring the tracks in line with the folder (new, changed, removed), waiting a moment for new ones. */
+    async sync (): Promise<Track[]> {
+      const names = await wavNames()
+      const present = new Set(names)
+      const changed: string[] = []
+      for (const track of current.values()) if (!present.has(track.filename)) changed.push(track.filename)
+      for (const name of excluded.keys()) if (!present.has(name)) excluded.delete(name)
+      for (const name of names) {
+        const known = current.get(keyOf(name))
+        if (known === undefined || known.filename !== name) {
+          if (!excluded.has(name) || known === undefined) changed.push(name)
+          continue
+        }
+        const stat = await statOf(name)
+        if (stat === undefined || stat === 'link' || !sameFile(known, stat)) changed.push(name)
+      }
+      if (changed.length > 0) {
+        schedule(changed)
+        await settle(PREPARE_BUDGET_MS)
+      }
+      return this.list()
+    },
+
+    list (): Track[] {
+      return [...current.values()].sort((a, b) => a.filename.localeCompare(b.filename))
+    },
+
+    /** Names still waiting to be prepared. */
+    get preparing (): number { return queue.size },
+
+    /** The current track named `filename`: one lstat, and a refresh when the file is new or changed. */
+    async get (filename: string): Promise<Track> {
+      const invalid = invalidTrackName(filename)
+      if (invalid !== undefined) throw new TrackError(400, 'EA_BAD_FILENAME', `Invalid file name: ${invalid}`)
+      const known = current.get(keyOf(filename))
+      const stat = known?.filename === filename ? await statOf(filename) : undefined
+      const track = known !== undefined && stat !== undefined && stat !== 'link' && sameFile(known, stat)
+        ? known
+        : await refresh(filename)
+      if (track === undefined) {
+        const why = excluded.get(filename)
+        throw new TrackError(404, 'EA_TRACK_NOT_FOUND', why === undefined ? `Track not found: ${filename}` : `Track not found: ${filename}: ${why}`)
+      }
+      return track
+    },
+
+    /** Whether `track` is still the identity its name stands for. */
+    isCurrent: (track: Track) => !track.retired && current.get(track.key) === track,
+
+    /** ETag of the audio's current bytes: the track's identity and how many plays shaped it. */
+    etag: (track: Track) => `"${track.id}-${track.plays}"`,
+
+    /**
+     * Swap `track` for a new identity of the same file, made by `make` from
+     * it (a reset). Runs under the track's write gate; the old identity is
+     * retired before the new one is installed.
+     */
+    async renew (track: Track, make: (old: Track) => TrackMetadata, apply: (next: Track) => Promise<void>): Promise<Track> {
+      return await locks.track(track.key, async () => {
+        if (!this.isCurrent(track)) throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} changed while the request ran; try again`)
+        const meta = make(track)
+        const next: Track = { ...track, id: meta.track_id, meta, plays: sum(meta.segment_play_counts), retired: false, suspect: false, adoptsJournal: false }
+        await retire(track)
+        current.set(next.key, next)
+        await apply(next)
+        return next
+      })
+    },
+
+    /** A file whose audio no longer matches its identity (edited while down): it starts over as a new track. */
+    async restartAsNew (track: Track): Promise<Track> {
+      const stat = await lstat(track.path)
+      await retire(track)
+      const inspected = await wav.inspect(track.path)
+      const next = await createIdentity(track.filename, stat, freshMetadata(inputsOf(track.filename, inspected, stat)))
+      current.set(next.key, next)
+      return next
+    },
+
+    markDirty (track: Track): void {
+      if (!track.retired) dirty.add(track)
+    },
+
+    /** Make every changed current track's metadata durable; a retired identity is never written. */
+    async flush (): Promise<number> {
+      const batch = [...dirty]
+      dirty.clear()
+      for (const track of batch) {
+        if (track.retired) continue
+        track.meta.updated_at = new Date().toISOString()
+        try {
+          await store.save(track.meta)
+        } catch (err) {
+          dirty.add(track)
+          throw err
+        }
+      }
+      return batch.length
+    },
+
+    async close (): Promise<void> {
+      closed = true
+      await worker
+    }
+  }
+}
+
+function first<T> (set: Set<T>): T | undefined {
+  return set.values().next().value
+}
+
+export type TrackStore = ReturnType<typeof createTrackStore>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tracks: TrackStore
+  }
+}
+
+export default fp(async function trackStorePlugin (fastify) {
+  const { audioDir, backupDir, segmentDuration, demoTrack, degradationRate } = fastify.config
+  const tracks = createTrackStore({ audioDir, backupDir, segmentDuration, demoTrack, ratePercent: degradationRate, store: fastify.metadata, wav: fastify.wav, locks: fastify.locks, log: fastify.log })
+  fastify.decorate('tracks', tracks)
+  fastify.addHook('onClose', async () => await tracks.close())
+  await tracks.open()
+}, { name: 'track-store', dependencies: ['config', 'metadata-store', 'wav-io', 'lock-manager'] })
