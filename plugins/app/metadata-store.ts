@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import { mkdir, readFile, rename } from 'node:fs/promises'
+import { readFile, rename } from 'node:fs/promises'
+import { ensureWritableDir } from '../../lib/writable-dir.js'
 import { join } from 'node:path'
 import { writeFileAtomic, removeStaleTempFiles } from '../../lib/atomic-file.js'
 import { metadataNameOf } from '../../lib/track-name.js'
@@ -25,7 +26,7 @@ export function createMetadataStore (dir: string) {
     pathOf,
 
     async init (): Promise<number> {
-      await mkdir(dir, { recursive: true })
+      await ensureWritableDir(dir, 'METADATA_DIR')
       return await removeStaleTempFiles(dir)
     },
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { constants, type Stats } from 'node:fs'
-import { copyFile, lstat, mkdir, open, readdir, realpath, rename, rm } from 'node:fs/promises'
+import { copyFile, lstat, open, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
@@ -11,6 +11,7 @@ import { adoptFlaskMetadata, fitLength, freshMetadata, type TrackMetadata } from
 import { sum } from '../../lib/track-figures.js'
 import { writeDemoTrack } from '../../lib/demo-track.js'
 import { diskTrouble, TrackError } from '../../lib/track-error.js'
+import { ensureWritableDir } from '../../lib/writable-dir.js'
 import type { MetadataStore } from './metadata-store.js'
 import type { WavIo, InspectedFile } from './wav-io.js'
 import type { LockManager } from './lock-manager.js'
@@ -370,9 +371,9 @@ export function createTrackStore (deps: StoreDeps) {
 
     /** Scan AUDIO_DIR (nothing is prepared yet: see `startPreparing`). */
     async open (): Promise<void> {
-      await mkdir(deps.audioDir, { recursive: true })
-      await mkdir(deps.backupDir, { recursive: true })
-      await realpath(deps.audioDir)
+      // Plays degrade the audio files in place: AUDIO_DIR must be writable too.
+      await ensureWritableDir(deps.audioDir, 'AUDIO_DIR')
+      await ensureWritableDir(deps.backupDir, 'BACKUP_DIR')
       found = await wavNames()
       if (deps.demoTrack && found.length === 0) {
         await writeDemoTrack(join(deps.audioDir, DEMO_TRACK_NAME))
