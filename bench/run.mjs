@@ -30,7 +30,7 @@ const DEGRADE_CONNECTIONS = 50
 const DEGRADE_RATE = 2000
 const MEMORY_CLIENTS = 100
 const MEMORY_SECONDS = 8
-const STARTUP_TRACKS = 1000
+const STARTUP_TRACKS = 10_000
 const RESULTS = fileURLToPath(new URL('results/', import.meta.url))
 
 let nice = Number(args.nice)
@@ -202,7 +202,15 @@ async function startup () {
   const dirs = await folders('startup')
   log(`writing ${STARTUP_TRACKS} tracks`)
   await writeManyTracks(dirs.audioDir, STARTUP_TRACKS, 1)
+  // First start: nothing prepared yet. It must listen at once and prepare the library in the background.
   const first = await startService(dirs)
+  const preparingAtListen = (await (await fetch(`${first.url}/`)).json()).tracks_preparing
+  for (;;) {
+    const info = await (await fetch(`${first.url}/`)).json()
+    if (info.tracks_preparing === 0) break
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  const preparedMs = performance.now() - first.startedAt
   const listed = await (await fetch(`${first.url}/tracks`)).json()
   await stop(first)
   const restarts = []
@@ -218,6 +226,8 @@ async function startup () {
     metadataFiles: (await readdir(dirs.metadataDir)).filter(n => n.endsWith('.json')).length,
     emptyMs: round(none.readyMs, 0),
     firstStartMs: round(first.readyMs, 0),
+    preparingAtListen,
+    allPreparedMs: round(preparedMs, 0),
     restartMs: restarts[1],
     restartsMs: restarts,
     loadAverage: loadavg().map(n => round(n, 2))
@@ -246,7 +256,10 @@ function targets () {
   const m = results.memory?.skipped === undefined ? results.memory : undefined
   if (m !== undefined) add(`peak RSS MB, ${m.clients} streams of a 1 GB track`, m.peakRssMb, '< 200', m.peakRssMb < 200 && m.errors === 0)
   const u = results.startup
-  if (u !== undefined) add(`start-up ms with ${u.tracks} tracks (metadata adopted)`, u.restartMs, '< 2000', u.restartMs < 2000 && u.tracksListed === u.tracks)
+  if (u !== undefined) {
+    add(`first start to listening ms with ${u.tracks} new tracks`, u.firstStartMs, '< 2000', u.firstStartMs < 2000)
+    add(`restart to listening ms with ${u.tracks} tracks`, u.restartMs, '< 2000', u.restartMs < 2000 && u.tracksListed === u.tracks)
+  }
   return list
 }
 
@@ -284,7 +297,8 @@ function printTable () {
   const u = results.startup
   if (u !== undefined) {
     row('start-up to listening', 'empty AUDIO_DIR', `${u.emptyMs} ms`, '', '', '', '', '', '')
-    row('start-up to listening', `${u.tracks} tracks, first start`, `${u.firstStartMs} ms`, '', '', '', '', '', '')
+    row('start-up to listening', `${u.tracks} tracks, first start`, `${u.firstStartMs} ms (${u.preparingAtListen} still preparing)`, '', '', '', '', '', '')
+    row('first start, every track prepared', `${u.tracks} tracks`, `${u.allPreparedMs} ms`, '', '', '', '', '', '')
     row('start-up to listening', `${u.tracks} tracks, restart`, `${u.restartMs} ms`, '', '', '', '', '', '')
   }
   const header = ['figure', 'server / case', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', 'errors', 'CPU us/req', 'other load']

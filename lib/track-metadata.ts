@@ -24,7 +24,7 @@ export interface TrackMetadata {
   layout: WavLayout
   updated_at: string
   metadata_version: 2
-  /** Set while a reset copies the pristine audio back; a restart finishes the copy. */
+  /** Set while a whole-track change (a reset, or its roll-back) renders the audio from the pristine copy at these counts; a restart finishes it. */
   reset_pending?: true
 }
 

@@ -1,7 +1,11 @@
 import { extname, basename } from 'node:path'
 
-/** Longest file name most filesystems accept. */
-export const MAX_NAME_BYTES = 255
+/**
+ * Longest track name: file systems take 255 bytes, and the service's own
+ * temporary files (`<name>.<uuid>.copy.tmp`, `.<title>.json.<pid>.<hex>.tmp`)
+ * need room beside it.
+ */
+export const MAX_NAME_BYTES = 200
 
 /**
  * Why `name` cannot name a track directly inside AUDIO_DIR, or undefined when
@@ -11,7 +15,7 @@ export const MAX_NAME_BYTES = 255
  */
 export function invalidTrackName (name: string): string | undefined {
   if (name.length === 0) return 'the file name is empty'
-  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `the file name is longer than ${MAX_NAME_BYTES} bytes`
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `the file name is longer than ${MAX_NAME_BYTES} bytes (the service needs room for its temporary files)`
   if (/[/\\\0]/.test(name)) return 'the file name must not contain slashes, backslashes or NUL bytes'
   if (name.startsWith('.')) return 'the file name must not start with a dot'
   if (!isWavName(name)) return 'only .wav files are served'

@@ -37,8 +37,10 @@ const degrade: FastifyPluginAsyncTypebox = async (fastify) => {
         404: errorResponse('No such track', errorExamples.trackNotFound),
         413: errorResponse('The body is larger than BODY_LIMIT', errorExamples.bodyTooLarge),
         415: errorResponse('The body is not JSON', errorExamples.unsupportedMediaType),
+        409: errorResponse('The track\'s file kept being replaced while the play waited for it', { ...errorExamples.trackChanged, message: 'ephemeral-demo.wav keeps changing on disk; try again' }),
         422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
-        429: errorResponse('Too many plays of this track from this client in the last second (DEGRADE_RATE_LIMIT)', errorExamples.tooManyRequests, retryAfterHeaders)
+        429: errorResponse('Too many plays of this track from this client in the last second (DEGRADE_RATE_LIMIT)', errorExamples.tooManyRequests, retryAfterHeaders),
+        503: errorResponse('The disk is full, read-only or not writable: the play could not be made durable and is not acknowledged', errorExamples.diskFull, retryAfterHeaders)
       }
     }
   }, async (request): Promise<DegradeResult> => {

@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { FilenameParams } from '../schemas/track.js'
 import { AdminHeaders, resetResultExample, type ResetResult } from '../schemas/reset.js'
 import { errorExamples } from '../schemas/error.js'
-import { errorResponse, jsonResponse } from '../schemas/responses.js'
+import { errorResponse, jsonResponse, retryAfterHeaders } from '../schemas/responses.js'
 import { overallDegradation } from '../lib/track-figures.js'
 import { TrackError } from '../lib/track-error.js'
 
@@ -32,7 +32,9 @@ const reset: FastifyPluginAsyncTypebox = async (fastify) => {
         401: errorResponse('Missing or wrong admin token', { statusCode: 401, error: 'Unauthorized', message: 'A valid admin token is required: Authorization: Bearer <ADMIN_TOKEN>', code: 'EA_UNAUTHORIZED' }),
         403: errorResponse('Resets are disabled: ADMIN_TOKEN is not set', { statusCode: 403, error: 'Forbidden', message: 'Resets are disabled: set ADMIN_TOKEN to enable them', code: 'EA_ADMIN_DISABLED' }),
         404: errorResponse('No such track', errorExamples.trackNotFound),
-        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable)
+        409: errorResponse('The track\'s file was replaced on disk while the reset waited for it: nothing was reset', errorExamples.trackChanged),
+        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
+        503: errorResponse('The disk is full, read-only or not writable: the reset was rolled back', errorExamples.diskFull, retryAfterHeaders)
       }
     }
   }, async (request, reply): Promise<ResetResult> => {

@@ -3,7 +3,7 @@ import type { Track as LibraryTrack } from '../plugins/app/track-store.js'
 import { overallDegradation, segmentDegradation } from '../lib/track-figures.js'
 import { FilenameParams, trackExample, trackStatsExample, type Track, type TrackStats } from '../schemas/track.js'
 import { errorExamples } from '../schemas/error.js'
-import { errorResponse, jsonResponse } from '../schemas/responses.js'
+import { errorResponse, jsonResponse, retryAfterHeaders } from '../schemas/responses.js'
 
 const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
   const rate = fastify.config.degradationRate
@@ -48,7 +48,8 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
         200: jsonResponse('The track\'s figures, segment by segment', 'TrackStats', trackStatsExample),
         400: errorResponse('The file name is not a WAV file name', errorExamples.badFilename),
         404: errorResponse('No such track', errorExamples.trackNotFound),
-        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable)
+        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
+        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryAfterHeaders)
       }
     }
   }, async (request): Promise<TrackStats> => {

@@ -12,7 +12,7 @@ export type ErrorBody = Static<typeof ErrorSchema>
 
 /** Real replies of the service, for the OpenAPI document. */
 export const errorExamples = {
-  badFilename: { statusCode: 400, error: 'Bad Request', message: 'Invalid request: a track name is a file name ending in .wav (5 to 255 characters, no /, \\ or NUL)', code: 'EA_BAD_FILENAME' },
+  badFilename: { statusCode: 400, error: 'Bad Request', message: 'Invalid request: a track name is a file name ending in .wav (5 to 200 characters, no /, \\ or NUL)', code: 'EA_BAD_FILENAME' },
   badSegmentIndex: { statusCode: 400, error: 'Bad Request', message: 'Invalid request: body/segment_index must be integer', code: 'FST_ERR_VALIDATION' },
   segmentOutOfRange: { statusCode: 400, error: 'Bad Request', message: 'segment_index 48 is out of range: ephemeral-demo.wav has 48 segments (0 to 47)', code: 'EA_SEGMENT_OUT_OF_RANGE' },
   trackNotFound: { statusCode: 404, error: 'Not Found', message: 'Track not found: missing.wav', code: 'EA_TRACK_NOT_FOUND' },
@@ -21,5 +21,7 @@ export const errorExamples = {
   unsupportedMediaType: { statusCode: 415, error: 'Unsupported Media Type', message: 'Unsupported Media Type', code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' },
   rangeNotSatisfiable: { statusCode: 416, error: 'Range Not Satisfiable', message: 'The requested range is outside the file (4233644 bytes)', code: 'EA_RANGE_NOT_SATISFIABLE' },
   unplayable: { statusCode: 422, error: 'Unprocessable Entity', message: 'broken.wav cannot be played: no fmt chunk: the file does not say how its audio is encoded', code: 'EA_UNPLAYABLE_WAV' },
+  trackChanged: { statusCode: 409, error: 'Conflict', message: 'ephemeral-demo.wav was replaced on disk during the reset; nothing was reset', code: 'EA_TRACK_CHANGED' },
+  diskFull: { statusCode: 503, error: 'Service Unavailable', message: 'The service cannot write: its disk is full (or over quota). Try again once space is freed.', code: 'EA_DISK_FULL' },
   tooManyRequests: { statusCode: 429, error: 'Too Many Requests', message: 'Rate limit exceeded, retry in 1 second' }
 } satisfies Record<string, ErrorBody>

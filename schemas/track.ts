@@ -3,9 +3,9 @@ import { Type, type Static } from 'typebox'
 export const FilenameParams = Type.Object({
   filename: Type.String({
     minLength: 5,
-    maxLength: 255,
+    maxLength: 200,
     pattern: '^[^/\\\\\\x00]+\\.[wW][aA][vV]$',
-    description: 'A WAV file directly inside AUDIO_DIR, e.g. `ephemeral-demo.wav`: 5 to 255 characters ending in `.wav` (any case), with no `/`, `\\` or NUL. Anything else is a 400.',
+    description: 'A WAV file directly inside AUDIO_DIR, e.g. `ephemeral-demo.wav`: 5 to 200 characters (at most 200 bytes) ending in `.wav` (any case), with no `/`, `\\` or NUL. Anything else is a 400.',
     examples: ['ephemeral-demo.wav']
   })
 })

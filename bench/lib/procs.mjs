@@ -55,7 +55,7 @@ function started (command, args, env, port, timeoutMs = 60_000) {
   child.stderr.on('data', d => { stderr = (stderr + d).slice(-4000) })
   child.stderrText = () => stderr
   return waitForPort(child, port, since, timeoutMs).then(readyMs => ({
-    child, port, url: `http://${HOST}:${port}`, readyMs, stderr: () => stderr
+    child, port, url: `http://${HOST}:${port}`, readyMs, startedAt: since, stderr: () => stderr
   }))
 }
 

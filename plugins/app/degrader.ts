@@ -145,6 +145,9 @@ export function createDegrader (deps: DegraderDeps) {
       })
       try {
         await wav.writeSpan(audio, span.byteOffset, frames)
+        // Our own write moved the mtime: remember it, so that only someone else's write reads as a change.
+        const { mtimeMs } = await audio.stat()
+        track.knownMtimeMs = Math.max(track.knownMtimeMs, mtimeMs)
       } catch (err) {
         // The segment on disk may be half written: memory must not claim to know it.
         cache.drop(track)
@@ -195,16 +198,31 @@ export function createDegrader (deps: DegraderDeps) {
     }
   }
 
-  /** Let go of a track's files. For a retired identity its unsynced writes go too: they were to a file that is no longer its. */
+  /**
+   * Let go of a retired identity's files. What it wrote is made durable
+   * first and recorded in its metadata (which the store saves as it retires
+   * it): a file moved away and back keeps its plays. Under the checkpoint
+   * lock, so a checkpoint never syncs a handle closed under it.
+   */
   async function closeHandles (track: Track): Promise<void> {
-    await unflushed.get(track.id)?.flushing
-    unflushed.delete(track.id)
-    const h = handles.get(track.id)
-    handles.delete(track.id)
-    if (track.retired) written.delete(track.id)
-    if (h === undefined) return
-    const opened = await h.catch(() => undefined)
-    if (opened !== undefined) await Promise.all([opened.audio.close(), opened.pristine.close()])
+    await checkpointLock.runExclusive(async () => {
+      await unflushed.get(track.id)?.flushing
+      unflushed.delete(track.id)
+      const h = handles.get(track.id)
+      handles.delete(track.id)
+      const wrote = written.delete(track.id)
+      const opened = await h?.catch(() => undefined)
+      if (opened === undefined) return
+      try {
+        if (wrote) {
+          await opened.audio.datasync()
+          const stat = await opened.audio.stat()
+          track.meta.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+        }
+      } finally {
+        await Promise.all([opened.audio.close(), opened.pristine.close()])
+      }
+    })
   }
 
   /** Make the written audio durable, then record the file as it now is. */
@@ -212,17 +230,23 @@ export function createDegrader (deps: DegraderDeps) {
     if (flushError !== undefined) throw flushError
     const batch = [...written.values()]
     written.clear()
-    for (const track of batch) {
+    for (const [i, track] of batch.entries()) {
       if (track.retired) continue
-      const { audio } = await handlesOf(track)
-      const u = unflushed.get(track.id)
-      u?.segments.clear()
-      if (u !== undefined) u.bytes = 0
-      await audio.datasync()
-      const stat = await audio.stat()
-      track.meta.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
-      track.lastModified = stat.mtime
-      tracks.markDirty(track)
+      try {
+        const { audio } = await handlesOf(track)
+        const u = unflushed.get(track.id)
+        u?.segments.clear()
+        if (u !== undefined) u.bytes = 0
+        await audio.datasync()
+        const stat = await audio.stat()
+        track.meta.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+        track.lastModified = stat.mtime
+        tracks.markDirty(track)
+      } catch (err) {
+        // Not durable: this track and the rest wait for the next checkpoint, and the journal keeps their plays.
+        for (const later of batch.slice(i)) if (!later.retired) written.set(later.id, later)
+        throw err
+      }
     }
   }
 

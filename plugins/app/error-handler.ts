@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
 import { diskTrouble, type TrackError } from '../../lib/track-error.js'
 
-export const FILENAME_RULE = 'a track name is a file name ending in .wav (5 to 255 characters, no /, \\ or NUL)'
+export const FILENAME_RULE = 'a track name is a file name ending in .wav (5 to 200 characters, no /, \\ or NUL)'
 
 // Expected while shutting down or at a capacity bound: the message is ours and safe to show.
 const SERVICE_UNAVAILABLE = 503

@@ -4,7 +4,8 @@ import { fitLength } from '../../lib/track-metadata.js'
 import type { Track, TrackStore } from './track-store.js'
 import type { WavIo } from './wav-io.js'
 import type { MetadataStore } from './metadata-store.js'
-import { restorePristineAudio } from './pristine.js'
+import { FileReplaced, renderWholeTrack } from './pristine.js'
+import { TrackError } from '../../lib/track-error.js'
 
 /**
  * Whole-track changes asked for through the API. Each runs as one sequence
@@ -18,6 +19,7 @@ export function createLifecycle (deps: {
   tracks: TrackStore
   checkpoint: () => Promise<void>
   wrote: (track: Track, position: number, data: Buffer) => void
+  ratePercent: number
 }) {
   return {
     /**
@@ -37,13 +39,18 @@ export function createLifecycle (deps: {
         reset_pending: true
       }), async next => {
         const m = next.meta
+        // The intent, durable before the audio changes: a stop from here on is finished by the next start.
         await deps.store.save(m)
-        const stat = await restorePristineAudio(deps.wav, next, (position, data) => deps.wrote(next, position, data))
+        const stat = await renderWholeTrack(deps.wav, next, deps.ratePercent, next.inode, (position, data) => deps.wrote(next, position, data))
         m.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+        next.knownMtimeMs = stat.mtimeMs
         next.lastModified = stat.mtime
         delete m.reset_pending
         m.updated_at = new Date().toISOString()
         await deps.store.save(m)
+      }).catch((err: unknown) => {
+        if (err instanceof FileReplaced) throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} was replaced on disk during the reset; nothing was reset`)
+        throw err
       })
     }
   }
@@ -68,6 +75,7 @@ export default fp(async function lifecyclePlugin (fastify) {
     store: fastify.metadata,
     tracks: fastify.tracks,
     checkpoint: async () => await fastify.degrader.checkpoint(),
-    wrote: (track, position, data) => fastify.trackCache.write(track, position, data)
+    wrote: (track, position, data) => fastify.trackCache.write(track, position, data),
+    ratePercent: fastify.config.degradationRate
   }))
 }, { name: 'lifecycle', dependencies: ['wav-io', 'metadata-store', 'track-store', 'degrader', 'track-cache'] })

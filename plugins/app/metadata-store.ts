@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { readFile, rename } from 'node:fs/promises'
+import { readdir, readFile, rename, rm } from 'node:fs/promises'
 import { ensureWritableDir } from '../../lib/writable-dir.js'
 import { join } from 'node:path'
 import { writeFileAtomic, removeStaleTempFiles } from '../../lib/atomic-file.js'
@@ -20,6 +20,9 @@ export type LoadedMetadata =
  */
 export function createMetadataStore (dir: string) {
   const pathOf = (filename: string) => join(dir, metadataNameOf(filename))
+  // The metadata files by lower-case name: a track renamed by case alone finds its file again.
+  const byLowerCase = new Map<string, string>()
+  const remember = (file: string) => { if (file.endsWith('.json')) byLowerCase.set(file.toLowerCase(), file) }
 
   return {
     dir,
@@ -27,17 +30,27 @@ export function createMetadataStore (dir: string) {
 
     async init (): Promise<number> {
       await ensureWritableDir(dir, 'METADATA_DIR')
-      return await removeStaleTempFiles(dir)
+      const removed = await removeStaleTempFiles(dir)
+      for (const file of await readdir(dir)) remember(file)
+      return removed
     },
 
     async load (filename: string): Promise<LoadedMetadata> {
-      const path = pathOf(filename)
+      let path = pathOf(filename)
       let text: string
       try {
         text = await readFile(path, 'utf8')
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' }
-        throw err
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        const other = byLowerCase.get(metadataNameOf(filename).toLowerCase())
+        if (other === undefined || other === metadataNameOf(filename)) return { status: 'missing' }
+        // Saved under the same name in another case: the caller decides whether it is this file's.
+        path = join(dir, other)
+        try {
+          text = await readFile(path, 'utf8')
+        } catch {
+          return { status: 'missing' }
+        }
       }
       let value: unknown
       let reason = 'it does not describe segment play counts'
@@ -57,6 +70,14 @@ export function createMetadataStore (dir: string) {
 
     async save (metadata: TrackMetadata): Promise<void> {
       await writeFileAtomic(pathOf(metadata.filename), JSON.stringify(metadata, null, 2) + '\n')
+      remember(metadataNameOf(metadata.filename))
+    },
+
+    /** Remove the metadata file of `filename` (this exact case). */
+    async remove (filename: string): Promise<void> {
+      const file = metadataNameOf(filename)
+      await rm(join(dir, file), { force: true })
+      if (byLowerCase.get(file.toLowerCase()) === file) byLowerCase.delete(file.toLowerCase())
     }
   }
 }

@@ -5,17 +5,33 @@ import type { WavIo } from './wav-io.js'
 
 interface Paths { path: string, pristinePath: string, meta: TrackMetadata }
 
+/** The audio file is no longer the file this identity was made for. */
+export class FileReplaced extends Error {}
+
 /**
- * Copy every segment's pristine frames back into the audio, then make it
- * durable. `wrote` hears of every write, for whoever keeps the bytes in memory.
+ * Render every segment from the pristine copy at its recorded count and
+ * write it into the audio, then make it durable: what a reset does (counts
+ * back to the baseline give the pristine audio), and how an interrupted one is
+ * finished or rolled back. `inode`, when given, must be the audio's: a file
+ * replaced meanwhile is never written. `wrote` hears of every write, for
+ * whoever keeps the bytes in memory.
  */
-export async function restorePristineAudio (wav: WavIo, track: Paths, wrote: (position: number, data: Buffer) => void = () => {}): Promise<{ size: number, mtimeMs: number, mtime: Date, ino: number }> {
+export async function renderWholeTrack (wav: WavIo, track: Paths, ratePercent: number, inode?: { dev: number, ino: number }, wrote: (position: number, data: Buffer) => void = () => {}): Promise<{ size: number, mtimeMs: number, mtime: Date, ino: number }> {
   const [audio, pristine] = await Promise.all([wav.openForUpdate(track.path), wav.openForRead(track.pristinePath)])
   try {
+    const opened = await audio.stat()
+    if (inode !== undefined && (opened.ino !== inode.ino || opened.dev !== inode.dev)) throw new FileReplaced(`${track.path} was replaced`)
     const m = track.meta
     for (let index = 0; index < m.total_segments; index++) {
       const span = segmentSpan(m.layout, m.segment_duration, index)
-      const frames = await wav.readSpan(pristine, span.byteOffset, span.byteLength)
+      const original = await wav.readSpan(pristine, span.byteOffset, span.byteLength)
+      const frames = renderSegment(original, m.layout.format, {
+        seed: m.track_id,
+        segmentIndex: index,
+        plays: m.segment_play_counts[index] ?? 0,
+        baselinePlays: m.baseline_play_counts[index] ?? 0,
+        ratePercent
+      })
       await wav.writeSpan(audio, span.byteOffset, frames)
       wrote(span.byteOffset, frames)
     }
@@ -28,34 +44,41 @@ export async function restorePristineAudio (wav: WavIo, track: Paths, wrote: (po
 
 /** How many untouched segments to compare against their rendering to tell our own writes from a hand edit. */
 const SAMPLED_SEGMENTS = 3
+/** A write cut short by a crash leaves whole pages of the old rendering or the new one. */
+const PAGE = 4096
+/** Counts tried per page for a segment the journal replays; past this, only its two ends. */
+const MAX_COUNTS_TRIED = 64
 
 /**
- * Compare a few segments the journal does not name (`replayed`) with their
- * rendering at the recorded count: a file whose mtime moved while the service
- * was down is ours (a crash mid-write) when they match, a hand edit otherwise.
+ * Whether a file whose mtime moved while the service was down holds our own
+ * writes (a crash mid-write) rather than a hand edit: a few segments the
+ * journal does not name (`replayed`, segment → the count it replays) must
+ * equal their rendering at the recorded count. When the journal names every
+ * segment, each page of a few of them must equal that page rendered at some
+ * count between the recorded one and the journal's.
  */
-export async function untouchedSegmentsMatch (wav: WavIo, track: Paths, replayed: Set<number>, ratePercent: number): Promise<boolean> {
+export async function untouchedSegmentsMatch (wav: WavIo, track: Paths, replayed: Map<number, number>, ratePercent: number): Promise<boolean> {
   const m = track.meta
-  const candidates = [0, Math.floor(m.total_segments / 2), m.total_segments - 1]
-    .filter((s, i, all) => s >= 0 && all.indexOf(s) === i && !replayed.has(s))
-    .slice(0, SAMPLED_SEGMENTS)
-  if (candidates.length === 0) return true
+  const untouched: number[] = []
+  for (const s of spread(m.total_segments)) if (!replayed.has(s) && untouched.length < SAMPLED_SEGMENTS) untouched.push(s)
+  const sampled = untouched.length > 0 ? untouched : spread(m.total_segments).slice(0, SAMPLED_SEGMENTS)
   const [audio, pristine] = await Promise.all([wav.openForRead(track.path), wav.openForRead(track.pristinePath)])
   try {
-    for (const index of candidates) {
+    for (const index of sampled) {
       const span = segmentSpan(m.layout, m.segment_duration, index)
       const [current, original] = await Promise.all([
         wav.readSpan(audio, span.byteOffset, span.byteLength),
         wav.readSpan(pristine, span.byteOffset, span.byteLength)
       ])
-      const expected = renderSegment(original, m.layout.format, {
-        seed: m.track_id,
-        segmentIndex: index,
-        plays: m.segment_play_counts[index] ?? 0,
-        baselinePlays: m.baseline_play_counts[index] ?? 0,
-        ratePercent
+      const recorded = m.segment_play_counts[index] ?? 0
+      const render = (plays: number) => renderSegment(original, m.layout.format, {
+        seed: m.track_id, segmentIndex: index, plays, baselinePlays: m.baseline_play_counts[index] ?? 0, ratePercent
       })
-      if (!current.equals(expected)) return false
+      const highest = Math.max(recorded, replayed.get(index) ?? recorded)
+      const counts = highest - recorded < MAX_COUNTS_TRIED
+        ? Array.from({ length: highest - recorded + 1 }, (_, i) => recorded + i)
+        : [recorded, highest]
+      if (!pagesMatchSome(current, counts.map(render))) return false
     }
     return true
   } catch {
@@ -63,4 +86,19 @@ export async function untouchedSegmentsMatch (wav: WavIo, track: Paths, replayed
   } finally {
     await Promise.all([audio.close(), pristine.close()])
   }
+}
+
+/** First, middle, last, then the rest in order: the segments to sample, spread over the track. */
+function spread (total: number): number[] {
+  const first = [0, Math.floor(total / 2), total - 1].filter((s, i, all) => s >= 0 && all.indexOf(s) === i)
+  return [...first, ...Array.from({ length: total }, (_, s) => s).filter(s => !first.includes(s))]
+}
+
+/** Every page of `current` equals the same page of one of `renderings` (a write torn at page boundaries). */
+function pagesMatchSome (current: Buffer, renderings: Buffer[]): boolean {
+  for (let at = 0; at < current.length; at += PAGE) {
+    const page = current.subarray(at, at + PAGE)
+    if (!renderings.some(r => r.subarray(at, at + PAGE).equals(page))) return false
+  }
+  return true
 }

@@ -25,7 +25,7 @@ export async function recover (deps: RecoveryDeps, opened: OpenedJournal): Promi
   const { tracks, degrader, log } = deps
   const pending = groupByTrack(opened.recovered)
   if (opened.skippedLines > 0) log.warn({ skippedLines: opened.skippedLines }, 'journal had torn records (never acknowledged); ignored')
-  tracks.expectReplays(new Map([...pending].map(([name, p]) => [name, new Set(p.segments.keys())])))
+  tracks.expectReplays(new Map([...pending].map(([name, p]) => [name, new Map([...p.segments].map(([s, r]) => [s, r.count]))])))
 
   for (const [name, records] of pending) {
     let track: Track

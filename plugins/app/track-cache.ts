@@ -51,6 +51,8 @@ interface Loading {
 interface OpenFile {
   handle: Promise<FileHandle>
   users: number
+  /** Its track's identity ended: the last reply to finish closes it. */
+  retired?: boolean
 }
 
 /**
@@ -278,8 +280,8 @@ export function createTrackCache (wav: WavIo, options: Partial<TrackCacheOptions
       const file = files.get(track)
       files.delete(track)
       if (file === undefined) return
-      // A reply still reading keeps its handle open through its own promise; closing waits for none.
       if (file.users === 0) await file.handle.then(async h => await h.close(), () => {})
+      else file.retired = true
     },
 
     /** Whether the track is served from memory now. */
@@ -377,7 +379,7 @@ class FileRangeStream extends Readable {
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
     if (!this.released) {
       this.released = true
-      this.file.users--
+      if (--this.file.users === 0 && this.file.retired === true) this.file.handle.then(async h => await h.close(), () => {}).catch(() => {})
     }
     callback(err)
   }

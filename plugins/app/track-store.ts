@@ -16,7 +16,7 @@ import type { MetadataStore } from './metadata-store.js'
 import type { WavIo, InspectedFile } from './wav-io.js'
 import type { LockManager } from './lock-manager.js'
 import { recountFromAudio } from './recount.js'
-import { restorePristineAudio, untouchedSegmentsMatch } from './pristine.js'
+import { renderWholeTrack, untouchedSegmentsMatch } from './pristine.js'
 
 export { TrackError }
 export const DEMO_TRACK_NAME = 'ephemeral-demo.wav'
@@ -37,6 +37,12 @@ export interface Track {
   readonly pristinePath: string
   /** The file this identity belongs to: another inode at the path is another track. */
   readonly inode: { dev: number, ino: number }
+  /**
+   * The file's mtime after the service's own last write to it. Any other
+   * mtime means someone else wrote it (a copy over it in place, or a new file
+   * that reuses the inode number): a new track.
+   */
+  knownMtimeMs: number
   meta: TrackMetadata
   /** Sum of the play counts; with the id it names the audio's current content. */
   plays: number
@@ -88,8 +94,8 @@ export function createTrackStore (deps: StoreDeps) {
   let worker: Promise<void> | undefined
   let closed = false
   let found: string[] = []
-  /** Segments the journal left from earlier runs, per name: a suspect file's check must not sample them. */
-  let replays = new Map<string, Set<number>>()
+  /** Segments the journal left from earlier runs (segment → count), per name: a suspect file's check allows for them. */
+  let replays = new Map<string, Map<number, number>>()
 
   /** A regular file at `name` (never a symbolic link: it would alias another track or leave the folder). */
   async function statOf (filename: string): Promise<Stats | 'link' | undefined> {
@@ -103,7 +109,7 @@ export function createTrackStore (deps: StoreDeps) {
   }
 
   const sameFile = (track: Track, stat: Stats) =>
-    track.inode.ino === stat.ino && track.inode.dev === stat.dev && track.meta.file.size === stat.size
+    track.inode.ino === stat.ino && track.inode.dev === stat.dev && track.meta.file.size === stat.size && track.knownMtimeMs === stat.mtimeMs
 
   async function makePristineCopy (path: string, pristinePath: string): Promise<void> {
     // A name of its own per copy: two preparations must never share a temporary file.
@@ -143,6 +149,7 @@ export function createTrackStore (deps: StoreDeps) {
       path: join(deps.audioDir, filename),
       pristinePath: join(deps.backupDir, filename),
       inode: { dev: stat.dev, ino: stat.ino },
+      knownMtimeMs: stat.mtimeMs,
       meta,
       plays: sum(meta.segment_play_counts),
       lastModified: stat.mtime,
@@ -161,27 +168,38 @@ export function createTrackStore (deps: StoreDeps) {
   }
 
   /** Build the track for a file seen for the first time since start-up (or replaced while running, `replacing`). */
-  async function prepare (filename: string, stat: Stats, replacing: Track | undefined): Promise<Track> {
+  async function prepare (filename: string, stat: Stats, replacing: Track | undefined, otherCaseIsAnotherFile = false): Promise<Track> {
     const path = join(deps.audioDir, filename)
     const pristinePath = join(deps.backupDir, filename)
-    if (replacing !== undefined) {
-      log.warn({ track: filename, plays: replacing.plays }, 'audio file was replaced while the service runs: it is a new track')
+    if (replacing !== undefined || otherCaseIsAnotherFile) {
+      if (replacing !== undefined) log.warn({ track: filename, plays: replacing.plays }, 'audio file was replaced while the service runs: it is a new track')
       const inspected = await wav.inspect(path)
       return await createIdentity(filename, stat, freshMetadata(inputsOf(filename, inspected, stat)))
     }
     const loaded = await store.load(filename)
+    if (loaded.status === 'ours' && loaded.metadata.filename !== filename) {
+      // The same name in another case: this file's metadata only if it is the same file (renamed by case).
+      const m = loaded.metadata
+      if (m.file.ino !== stat.ino || m.file.size !== stat.size || m.file.mtime_ms !== stat.mtimeMs) return await prepare(filename, stat, undefined, true)
+      log.info({ track: filename, was: m.filename }, 'track renamed by case: its metadata and pristine copy follow it')
+      await rename(join(deps.backupDir, m.filename), pristinePath).catch(() => {})
+      const renamed = { ...m, filename, title: titleOf(filename) }
+      await store.save(renamed)
+      await store.remove(m.filename)
+      return await resume(trackOf(filename, renamed, stat))
+    }
     if (loaded.status === 'ours') {
       const m = loaded.metadata
       // Recorded before this version (no inode): size and header decide, as they did.
       const sameInode = m.file.ino === undefined || m.file.ino === stat.ino
-      if (sameInode && m.file.size === stat.size && m.file.mtime_ms === stat.mtimeMs && keyOf(m.filename) === keyOf(filename)) {
-        return await resume(trackOf(filename, { ...m, filename, file: { ...m.file, ino: stat.ino } }, stat))
+      if (sameInode && m.file.size === stat.size && m.file.mtime_ms === stat.mtimeMs) {
+        return await resume(trackOf(filename, { ...m, file: { ...m.file, ino: stat.ino } }, stat))
       }
       const inspected = await wav.inspect(path)
       const inputs = inputsOf(filename, inspected, stat)
       const same = sameInode && m.file.size === inspected.size && JSON.stringify(m.layout) === JSON.stringify(inspected.layout)
       // Only the mtime moved: our own unfinished writes before a crash, or a hand edit. Recovery checks which.
-      if (same) return await resume(trackOf(filename, { ...m, filename, file: inputs.file }, stat, { suspect: true }))
+      if (same) return await resume(trackOf(filename, { ...m, file: inputs.file }, stat, { suspect: true }))
       log.warn({ track: filename, plays: sum(m.segment_play_counts) }, 'audio file was replaced while the service was down: starting it as a new track')
       return await createIdentity(filename, stat, freshMetadata(inputs))
     }
@@ -222,16 +240,17 @@ export function createTrackStore (deps: StoreDeps) {
       return track
     }
     if (m.reset_pending === true) {
-      log.warn({ track: track.filename }, 'finishing a reset that a stop interrupted')
-      const stat = await restorePristineAudio(wav, track)
+      log.warn({ track: track.filename }, 'finishing a whole-track change a stop interrupted: rendering the audio again at its counts')
+      const stat = await renderWholeTrack(wav, track, deps.ratePercent)
       delete m.reset_pending
       m.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+      track.knownMtimeMs = stat.mtimeMs
       track.suspect = false
       await store.save(m)
       return track
     }
     if (!track.suspect) return track
-    if (!await untouchedSegmentsMatch(wav, track, replays.get(track.key) ?? new Set(), deps.ratePercent)) {
+    if (!await untouchedSegmentsMatch(wav, track, replays.get(track.key) ?? new Map(), deps.ratePercent)) {
       log.warn({ track: track.filename }, 'audio file was edited while the service was down: starting it as a new track')
       const stat = await lstat(track.path)
       const inspected = await wav.inspect(track.path)
@@ -243,12 +262,45 @@ export function createTrackStore (deps: StoreDeps) {
     return track
   }
 
+  /**
+   * End an identity: nothing may write for it from now on, its state is let
+   * go of (the hooks sync and close its files), and its metadata is saved as
+   * it ends, so a file moved away and back, or renamed, keeps its plays.
+   */
   async function retire (track: Track): Promise<void> {
     if (track.retired) return
     track.retired = true
     dirty.delete(track)
     if (current.get(track.key) === track) current.delete(track.key)
     for (const hook of retireHooks) await hook(track)
+    track.meta.updated_at = new Date().toISOString()
+    await store.save(track.meta)
+  }
+
+  /** Undo `renew`: `old` is the track again, its audio rendered at its counts. Under the name's gate. */
+  async function rollBack (old: Track, next: Track): Promise<void> {
+    try {
+      // Durable first: should the rendering fail too, the next start renders it.
+      await store.save({ ...old.meta, reset_pending: true })
+    } catch (err) {
+      log.error({ err, track: old.filename }, 'cannot roll back a failed whole-track change; the next start finishes it')
+      return
+    }
+    next.retired = true
+    old.retired = false
+    current.set(old.key, old)
+    // The failed change wrote into the file: those writes were ours (the gate is held), not someone else's.
+    const stat = await statOf(old.filename)
+    if (stat !== undefined && stat !== 'link' && stat.ino === old.inode.ino && stat.dev === old.inode.dev) old.knownMtimeMs = stat.mtimeMs
+    try {
+      const stat = await renderWholeTrack(wav, old, deps.ratePercent, old.inode)
+      old.knownMtimeMs = stat.mtimeMs
+      old.meta.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+      await store.save(old.meta)
+    } catch (err) {
+      old.meta.reset_pending = true
+      log.error({ err, track: old.filename }, 'rolled back a failed whole-track change; its audio is rendered again at the next start')
+    }
   }
 
   /** Why `filename` cannot be a track beside the others, or undefined. Runs under the name's gate. */
@@ -286,7 +338,8 @@ export function createTrackStore (deps: StoreDeps) {
         return undefined
       }
       if (known !== undefined && known.filename === filename && sameFile(known, stat)) return known
-      const conflict = await conflictOf(filename, stat)
+      const conflict = await conflictOf(filename, stat) ??
+        (stat.nlink > 1 ? `it has ${stat.nlink - 1} other hard link(s): a play would change those files too` : undefined)
       if (conflict !== undefined) {
         exclude(filename, conflict)
         return undefined
@@ -358,8 +411,14 @@ export function createTrackStore (deps: StoreDeps) {
 
   const isClosed = () => closed
 
+  /** The names in AUDIO_DIR that can be tracks; WAV files whose names cannot are excluded, saying why. */
   async function wavNames (): Promise<string[]> {
-    return (await readdir(deps.audioDir)).filter(n => isWavName(n) && invalidTrackName(n) === undefined).sort()
+    const names = (await readdir(deps.audioDir)).filter(isWavName).sort()
+    return names.filter(name => {
+      const invalid = invalidTrackName(name)
+      if (invalid !== undefined && !name.startsWith('.')) exclude(name, invalid)
+      return invalid === undefined
+    })
   }
 
   return {
@@ -383,7 +442,7 @@ export function createTrackStore (deps: StoreDeps) {
     },
 
     /** Segments of each track that the journal is about to replay (recovery tells, before it asks for the tracks). */
-    expectReplays (segments: Map<string, Set<number>>): void {
+    expectReplays (segments: Map<string, Map<number, number>>): void {
       replays = new Map([...segments].map(([name, s]) => [keyOf(name), s]))
     },
 
@@ -398,11 +457,11 @@ export function createTrackStore (deps: StoreDeps) {
 
     /** Bring the tracks in line with the folder (new, changed, removed), waiting a moment for new ones. */
     async sync (): Promise<Track[]> {
+      const entries = new Set(await readdir(deps.audioDir))
+      for (const name of excluded.keys()) if (!entries.has(name)) excluded.delete(name)
       const names = await wavNames()
-      const present = new Set(names)
       const changed: string[] = []
-      for (const track of current.values()) if (!present.has(track.filename)) changed.push(track.filename)
-      for (const name of excluded.keys()) if (!present.has(name)) excluded.delete(name)
+      for (const track of current.values()) if (!entries.has(track.filename)) changed.push(track.filename)
       for (const name of names) {
         const known = current.get(keyOf(name))
         if (known === undefined || known.filename !== name) {
@@ -423,8 +482,12 @@ export function createTrackStore (deps: StoreDeps) {
       return [...current.values()].sort((a, b) => a.filename.localeCompare(b.filename))
     },
 
-    /** Names still waiting to be prepared. */
-    get preparing (): number { return queue.size },
+    /** Names still waiting to be prepared (those prepared on demand meanwhile are not). */
+    get preparing (): number {
+      let waiting = 0
+      for (const name of queue) if (current.get(keyOf(name))?.filename !== name && !excluded.has(name)) waiting++
+      return waiting
+    },
 
     /** The current track named `filename`: one lstat, and a refresh when the file is new or changed. */
     async get (filename: string): Promise<Track> {
@@ -451,16 +514,27 @@ export function createTrackStore (deps: StoreDeps) {
     /**
      * Swap `track` for a new identity of the same file, made by `make` from
      * it (a reset). Runs under the track's write gate; the old identity is
-     * retired before the new one is installed.
+     * retired before the new one is installed. Should `apply` fail, the old
+     * identity comes back, its audio rendered again at its counts, unless its
+     * metadata cannot be saved, in which case the new one stays (its metadata
+     * asks the next start to finish the rendering).
      */
     async renew (track: Track, make: (old: Track) => TrackMetadata, apply: (next: Track) => Promise<void>): Promise<Track> {
       return await locks.track(track.key, async () => {
-        if (!this.isCurrent(track)) throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} changed while the request ran; try again`)
+        const stat = await statOf(track.filename)
+        if (!this.isCurrent(track) || stat === undefined || stat === 'link' || !sameFile(track, stat)) {
+          throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} changed on disk while the request ran; try again`)
+        }
         const meta = make(track)
         const next: Track = { ...track, id: meta.track_id, meta, plays: sum(meta.segment_play_counts), retired: false, suspect: false, adoptsJournal: false }
         await retire(track)
         current.set(next.key, next)
-        await apply(next)
+        try {
+          await apply(next)
+        } catch (err) {
+          await rollBack(track, next)
+          throw err
+        }
         return next
       })
     },

@@ -6,6 +6,7 @@
  * body field) fails here.
  */
 import t from 'tap'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import createClient, { type Middleware } from 'openapi-fetch'
 import { writeBrokenWav } from '../fixtures/wav-fixtures.js'
@@ -219,6 +220,43 @@ t.test('getPlayer and getPlayerAsset', async t => {
   t.equal(script.response.status, 200)
   const missing = await api.GET('/player/{asset}', { params: { path: { asset: 'nothing.js' } } })
   t.equal(missing.response.status, 404)
+})
+
+t.test('disk trouble and files replaced under a request answer as documented', async t => {
+  const { app, audioDir } = main
+  const wav = app.wav
+  const diskFull = () => Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+  // A new track that cannot be prepared: its pristine copy or metadata cannot be written.
+  const inspect = wav.inspect
+  wav.inspect = async () => { throw diskFull() }
+  await writeFile(join(audioDir, 'c.wav'), await readFile(join(audioDir, 'b.wav')))
+  for (const status of [(await api.GET('/stats/{filename}', file('c.wav'))).response.status,
+    (await api.GET('/stream/{filename}', file('c.wav'))).response.status,
+    (await api.HEAD('/stream/{filename}', file('c.wav'))).response.status]) t.equal(status, 503)
+  wav.inspect = inspect
+
+  const writeSpan = wav.writeSpan
+  wav.writeSpan = async () => { throw diskFull() }
+  t.equal((await api.POST('/degrade/{filename}', { ...file('b.wav'), body: { segment_index: 0 } })).response.status, 503)
+  t.equal((await api.POST('/reset/{filename}', { ...file('b.wav'), headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).response.status, 503)
+  wav.writeSpan = writeSpan
+
+  // The file is replaced just as the reset opens it: the reset must not write the old audio into it.
+  const openForUpdate = wav.openForUpdate
+  wav.openForUpdate = async (path: string) => {
+    wav.openForUpdate = openForUpdate
+    await writeFile(`${path}.new`, await readFile(path))
+    await rename(`${path}.new`, path)
+    return await openForUpdate(path)
+  }
+  t.equal((await api.POST('/reset/{filename}', { ...file('b.wav'), headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).response.status, 409)
+  wav.openForUpdate = openForUpdate
+
+  // A track whose identity changes under every attempt of a play.
+  const isCurrent = app.tracks.isCurrent
+  app.tracks.isCurrent = () => false
+  t.equal((await api.POST('/degrade/{filename}', { ...file('b.wav'), body: { segment_index: 0 } })).response.status, 409)
+  app.tracks.isCurrent = isCurrent
 })
 
 // Last: what the calls above saw.

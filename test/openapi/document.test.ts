@@ -152,13 +152,14 @@ t.test('the routes document every status they return, with the constraints of th
   const statuses = (id: string) => Object.keys(byId.get(id)?.operation.responses ?? {})
   t.same(statuses('getServiceInfo'), ['200'])
   t.same(statuses('listTracks'), ['200'])
-  t.same(statuses('getTrackStats'), ['200', '400', '404', '422'])
-  t.same(statuses('streamTrack'), ['200', '206', '304', '400', '404', '412', '416', '422'])
+  t.same(statuses('getTrackStats'), ['200', '400', '404', '422', '503'])
+  t.same(statuses('streamTrack'), ['200', '206', '304', '400', '404', '412', '416', '422', '503'])
   t.same(statuses('streamTrackHead'), statuses('streamTrack'))
-  t.same(statuses('degradeSegment'), ['200', '400', '404', '413', '415', '422', '429'])
+  t.same(statuses('degradeSegment'), ['200', '400', '404', '409', '413', '415', '422', '429', '503'])
+  t.same(statuses('resetTrack'), ['200', '400', '401', '403', '404', '409', '422', '503'])
 
   const filename = byId.get('getTrackStats')?.operation.parameters?.find(p => p.name === 'filename')
-  t.match(filename, { in: 'path', required: true, schema: { type: 'string', minLength: 5, maxLength: 255, pattern: String.raw`^[^/\\\x00]+\.[wW][aA][vV]$` } })
+  t.match(filename, { in: 'path', required: true, schema: { type: 'string', minLength: 5, maxLength: 200, pattern: String.raw`^[^/\\\x00]+\.[wW][aA][vV]$` } })
   t.match(doc.components?.schemas?.DegradeRequest, { required: ['segment_index'], properties: { segment_index: { type: 'integer', minimum: 0 } } })
 })
 

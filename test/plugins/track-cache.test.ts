@@ -36,8 +36,8 @@ async function trackFile (dir: string, name: string, options: TestWavOptions = {
     totalSegments: segmentCount(layout, SEGMENT),
     file: { size: wav.fileSize, mtime_ms: 0 }
   })
-  const { ino, dev } = await stat(wav.path)
-  const track: Track = { id: meta.track_id, key: name.toLowerCase(), filename: name, path: wav.path, pristinePath: wav.path, inode: { ino, dev }, meta, plays: 0, lastModified: new Date(), suspect: false, adoptsJournal: false, retired: false }
+  const { ino, dev, mtimeMs } = await stat(wav.path)
+  const track: Track = { id: meta.track_id, key: name.toLowerCase(), filename: name, path: wav.path, pristinePath: wav.path, inode: { ino, dev }, knownMtimeMs: mtimeMs, meta, plays: 0, lastModified: new Date(), suspect: false, adoptsJournal: false, retired: false }
   return { track, bytes: await readFile(wav.path) }
 }
 

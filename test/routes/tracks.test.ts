@@ -80,6 +80,6 @@ t.test('a bad track name is explained in words, not as a regular expression', as
   for (const url of ['/stats/notes.txt', '/stream/a.mp3', '/stats/x']) {
     const res = await app.inject(url)
     t.equal(res.statusCode, 400, url)
-    t.same(res.json(), { statusCode: 400, error: 'Bad Request', message: 'Invalid request: a track name is a file name ending in .wav (5 to 255 characters, no /, \\ or NUL)', code: 'EA_BAD_FILENAME' })
+    t.same(res.json(), { statusCode: 400, error: 'Bad Request', message: 'Invalid request: a track name is a file name ending in .wav (5 to 200 characters, no /, \\ or NUL)', code: 'EA_BAD_FILENAME' })
   }
 })
