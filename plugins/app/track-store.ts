@@ -68,7 +68,12 @@ interface StoreDeps {
   log: FastifyBaseLogger
 }
 
-/** How long start-up and GET /tracks wait for tracks being prepared before answering with those ready. */
+/**
+ * How long start-up waits for tracks being prepared before it listens (a
+ * small library is then whole at once, a large one is not waited for), and
+ * how long GET /tracks waits for files that just appeared.
+ */
+const START_BUDGET_MS = 400
 const PREPARE_BUDGET_MS = 1000
 
 const keyOf = (filename: string) => filename.toLowerCase()
@@ -450,7 +455,7 @@ export function createTrackStore (deps: StoreDeps) {
     async startPreparing (): Promise<void> {
       schedule(found)
       found = []
-      await settle(PREPARE_BUDGET_MS)
+      await settle(START_BUDGET_MS)
       replays = new Map()
       if (queue.size > 0) log.info({ ready: current.size, preparing: queue.size }, 'listening while tracks are prepared in the background')
     },
