@@ -61,6 +61,9 @@ export async function readBackup (input: Readable | AsyncIterable<Buffer>, intoD
 
 async function extract (input: Readable | AsyncIterable<Buffer>, intoDir: string, limits: BackupLimits, written: string[]): Promise<Extracted> {
   const entries = tarExtract()
+  // Its own complaint: an entry cut short reaches the file being written only as 'Stream was destroyed'.
+  let tarError: unknown
+  entries.on('error', err => { tarError = err })
   const abort = new AbortController()
   let inflated = 0
   const feeding = pipeline(chunksOf(input), createGunzip({ chunkSize: GUNZIP_CHUNK }), async (tar: AsyncIterable<Buffer>) => {
@@ -85,7 +88,7 @@ async function extract (input: Readable | AsyncIterable<Buffer>, intoDir: string
     abort.abort()
     entries.destroy()
     const fed = await feeding.then(() => undefined, (e: unknown) => e)
-    throw rootCause(err, fed)
+    throw rootCause(err, fed, tarError)
   }
 }
 
@@ -99,7 +102,7 @@ async function unpack (entries: Extract, intoDir: string, limits: BackupLimits, 
   const maxEntries = (limits.maxTracks ?? DEFAULT_MAX_TRACKS) + 2 // the manifest, the tracks/ folder
   const maxManifestBytes = limits.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES
   const files = new Map<string, ExtractedFile>()
-  const names = new Set<string>()
+  const names = new Map<string, string>()
   let manifest: Buffer | undefined
   let count = 0
   let end = 0
@@ -114,8 +117,11 @@ async function unpack (entries: Extract, intoDir: string, limits: BackupLimits, 
       if (header.size > maxManifestBytes) throw backupTooLarge(`${MANIFEST_NAME} is ${header.size} bytes; at most ${maxManifestBytes} are read`)
       manifest = await bytesOf(entry)
     } else if (kind.kind === 'track') {
-      if (names.has(nameKey(kind.filename))) throw badBackup(`${trackPath(kind.filename)} appears twice (names that differ only in case are one track)`)
-      names.add(nameKey(kind.filename))
+      const earlier = names.get(nameKey(kind.filename))
+      if (earlier !== undefined) {
+        throw badBackup(`${trackPath(kind.filename)} appears twice${earlier === kind.filename ? '' : ` (as ${trackPath(earlier)}: names that differ only in case are one track)`}`)
+      }
+      names.set(nameKey(kind.filename), kind.filename)
       files.set(kind.filename, await writeFile(entry, kind.filename, resolve(intoDir, kind.filename), written))
     }
   }
@@ -165,14 +171,15 @@ function feedFailure (err: unknown): unknown {
 /**
  * The failure to report when unpacking stopped: our own verdict on an entry
  * first, then what stopped the input (truncated gzip, a limit, the input's own
- * error), then tar-stream's complaints, which are about the archive unless
- * they are the disk's (an errno code).
+ * error), then the disk's (a system call's error), then tar-stream's complaint about
+ * the archive.
  */
-function rootCause (err: unknown, fed: unknown): unknown {
+function rootCause (err: unknown, fed: unknown, tarError: unknown): unknown {
   if (err instanceof BackupError) return err
   if (fed !== undefined && (fed as Error).name !== 'AbortError') return fed
-  if (typeof (err as NodeJS.ErrnoException | undefined)?.code === 'string') return err
-  const message = (err as Error | undefined)?.message ?? String(err)
+  if (typeof (err as NodeJS.ErrnoException | undefined)?.syscall === 'string') return err
+  const complaint = tarError ?? err
+  const message = (complaint as Error | undefined)?.message ?? String(complaint)
   if (message === 'Unexpected end of data') return badBackup('the tar archive is truncated (unexpected end of data)')
   return badBackup(`it is not a valid tar archive (${message})`)
 }
