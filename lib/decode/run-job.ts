@@ -1,0 +1,79 @@
+import type { AudioFormat } from './formats.js'
+import { decodeAiff } from './aiff.js'
+import { ByteSource } from './byte-source.js'
+import { decodeFlac } from './flac.js'
+import { decodeMp3 } from './mp3.js'
+import { decodeOgg } from './ogg.js'
+import { serialiseError, type DecodedFormat, type FromJob, type JobStart, type ToJob } from './protocol.js'
+import { corrupt, unplayable } from './upload-error.js'
+import { FileWriter, WavSink } from './wav-sink.js'
+
+class Cancelled extends Error {}
+
+/** WAV is stored as sent; the main thread checks it with the service's own parser. */
+async function copyWav (source: ByteSource, fd: number, maxFileBytes: number): Promise<undefined> {
+  const file = new FileWriter(fd)
+  let bytes = 0
+  for await (const chunk of source.chunks()) {
+    bytes += chunk.length
+    if (bytes > maxFileBytes) throw unplayable(`the WAV file is over ${maxFileBytes} bytes, more than the service stores in one track`)
+    file.write(chunk)
+  }
+  file.flush()
+  return undefined
+}
+
+async function decodeInto (format: Exclude<AudioFormat, 'wav'>, source: ByteSource, sink: WavSink): Promise<void> {
+  try {
+    switch (format) {
+      case 'aiff': return await decodeAiff(source, sink)
+      case 'flac': return await decodeFlac(source, sink)
+      case 'mp3': return await decodeMp3(source, sink)
+      case 'ogg-vorbis': return await decodeOgg('vorbis', source, sink)
+      case 'ogg-opus': return await decodeOgg('opus', source, sink)
+    }
+  } catch (err) {
+    // A trap inside a WASM decoder (WebAssembly.RuntimeError, not in this
+    // project's type libraries) comes from the bytes it was fed.
+    if (err instanceof Error && err.constructor.name === 'RuntimeError') {
+      throw corrupt(`the ${format} decoder failed on this file (${err.message})`)
+    }
+    throw err
+  }
+}
+
+async function decode ({ format, fd, maxFileBytes }: JobStart, source: ByteSource): Promise<DecodedFormat | undefined> {
+  if (format === 'wav') return await copyWav(source, fd, maxFileBytes)
+  const sink = new WavSink(fd, maxFileBytes)
+  await decodeInto(format, source, sink)
+  const frames = sink.finish()
+  const { sampleRate, channels, bitsPerSample, encoding } = sink.format as NonNullable<typeof sink.format>
+  return { sampleRate, channels, bitsPerSample, encoding, frames }
+}
+
+/** One upload, in the worker: bytes in over `start.port`, PCM out to `start.fd`, one final message. */
+export async function runJob (start: JobStart): Promise<void> {
+  const { port } = start
+  const source = new ByteSource(bytes => { port.postMessage({ type: 'taken', bytes } satisfies FromJob) })
+  let cancelled = false
+  port.on('message', (message: ToJob) => {
+    if (message.type === 'chunk') source.push(message.bytes)
+    else if (message.type === 'end') source.end()
+    else {
+      cancelled = true
+      source.fail(new Cancelled('cancelled'))
+    }
+  })
+  let reply: FromJob
+  try {
+    const decoded = await decode(start, source)
+    // Read and drop what the decoder left (chunks after an AIFF's sound), so
+    // that the sender is never left waiting for room.
+    while (await source.readSome() !== undefined);
+    reply = { type: 'done', decoded }
+  } catch (err) {
+    reply = cancelled ? { type: 'cancelled' } : { type: 'failed', error: serialiseError(err) }
+  }
+  port.postMessage(reply)
+  port.close()
+}
