@@ -22,14 +22,14 @@ import healthRoutes from './routes/health.js'
 import trackRoutes from './routes/tracks.js'
 import streamRoutes from './routes/stream.js'
 import degradeRoutes from './routes/degrade.js'
-import resetRoutes from './routes/reset.js'
+import adminRoutes from './routes/admin/index.js'
 import { ResetResultSchema } from './schemas/reset.js'
 import peaksRoutes from './routes/peaks.js'
 import eventsRoutes from './routes/events.js'
 import playerRoutes from './routes/player.js'
 import { ErrorSchema } from './schemas/error.js'
 import { DegradeRequestSchema, DegradeResultSchema } from './schemas/degrade.js'
-import { TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema } from './schemas/track.js'
+import { TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, TitleRequestSchema } from './schemas/track.js'
 import { AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema } from './schemas/peaks.js'
 import { PlayEventSchema } from './schemas/events.js'
 
@@ -42,7 +42,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   // Named schemas: shared by the routes and named components in the OpenAPI document.
   for (const schema of [
     ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema,
-    ResetResultSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema
+    ResetResultSchema, TitleRequestSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema
   ]) fastify.addSchema(schema)
 
   await fastify.register(envPlugin, opts)
@@ -76,7 +76,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(trackRoutes)
   await fastify.register(streamRoutes)
   await fastify.register(degradeRoutes)
-  await fastify.register(resetRoutes)
+  await fastify.register(adminRoutes)
   await fastify.register(peaksRoutes)
   await fastify.register(eventsRoutes)
   await fastify.register(playerRoutes)

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { FilenameParams } from '../schemas/track.js'
 import { DegradeRequestSchema, degradeResultExample, type DegradeResult } from '../schemas/degrade.js'
 import { errorExamples } from '../schemas/error.js'
-import { errorResponse, jsonResponse, rateLimitHeaders, retryAfterHeaders } from '../schemas/responses.js'
+import { errorResponse, jsonResponse, rateLimitHeaders, retryAfterHeaders, retryLaterHeaders } from '../schemas/responses.js'
 import { clientAddress } from '../plugins/external/rate-limit.js'
 
 const ONE_SECOND = 1000
@@ -40,7 +40,7 @@ const degrade: FastifyPluginAsyncTypebox = async (fastify) => {
         409: errorResponse('The track\'s file kept being replaced while the play waited for it', { ...errorExamples.trackChanged, message: 'ephemeral-demo.wav keeps changing on disk; try again' }),
         422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
         429: errorResponse('Too many plays of this track from this client in the last second (DEGRADE_RATE_LIMIT)', errorExamples.tooManyRequests, retryAfterHeaders),
-        503: errorResponse('The disk is full, read-only or not writable: the play could not be made durable and is not acknowledged', errorExamples.diskFull, retryAfterHeaders)
+        503: errorResponse('The disk is full, read-only or not writable: the play could not be made durable and is not acknowledged', errorExamples.diskFull, retryLaterHeaders)
       }
     }
   }, async (request): Promise<DegradeResult> => {

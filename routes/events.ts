@@ -69,11 +69,21 @@ const events: FastifyPluginAsyncTypebox<EventsOptions> = async (fastify, opts) =
       overall_degradation: play.overall_degradation,
       total_plays: play.total_plays
     }
-    const frame = `id: ${boot}-${sequence}\nevent: play\ndata: ${JSON.stringify(data)}\n\n`
-    recent.push({ sequence, filename: play.filename, frame })
+    publish(play.filename, 'play', data)
+  }
+
+  /** A track deleted by the artist: its listeners drop it. */
+  function onRemoved ({ filename }: { filename: string }): void {
+    sequence++
+    publish(filename, 'removed', { filename })
+  }
+
+  function publish (filename: string, event: 'play' | 'removed', data: object): void {
+    const frame = `id: ${boot}-${sequence}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+    recent.push({ sequence, filename, frame })
     if (recent.length > replaySize) recent.shift()
     for (const client of clients) {
-      if (client.filename === undefined || client.filename === play.filename) send(client, frame)
+      if (client.filename === undefined || client.filename === filename) send(client, frame)
     }
   }
 
@@ -88,6 +98,7 @@ const events: FastifyPluginAsyncTypebox<EventsOptions> = async (fastify, opts) =
   }
 
   degrader.events.on('play', onPlay)
+  degrader.events.on('removed', onRemoved)
   const heartbeat = setInterval(() => {
     for (const client of clients) send(client, ': heartbeat\n\n')
   }, heartbeatMs)
@@ -97,6 +108,7 @@ const events: FastifyPluginAsyncTypebox<EventsOptions> = async (fastify, opts) =
   fastify.addHook('preClose', async () => {
     clearInterval(heartbeat)
     degrader.events.off('play', onPlay)
+    degrader.events.off('removed', onRemoved)
     const open = [...clients]
     clients.clear()
     await Promise.all(open.map(async client => {
@@ -115,7 +127,7 @@ const events: FastifyPluginAsyncTypebox<EventsOptions> = async (fastify, opts) =
       operationId: 'streamEvents',
       tags: ['events'],
       summary: 'Live plays (Server-Sent Events)',
-      description: 'A `text/event-stream` with one `event: play` per recorded play, in the order they were recorded; its `data` is a PlayEvent. ' +
+      description: 'A `text/event-stream` with one `event: play` per recorded play, in the order they were recorded; its `data` is a PlayEvent. An `event: removed` (`data`: `{"filename": ...}`) says a track was deleted. ' +
         '`?filename=` keeps one track\'s plays. A comment line every 15 s keeps the stream alive. ' +
         'A client that falls too far behind is disconnected; on reconnecting with `Last-Event-ID` it receives the plays it missed, ' +
         'or `event: reset` when they are no longer known (reload the state from /tracks and /stats). At most EVENTS_MAX_CLIENTS listeners at once; more get 503 with Retry-After.',

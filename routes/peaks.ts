@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { FilenameParams } from '../schemas/track.js'
 import { audioWaveformExample, PeaksQuery, peaksErrorExamples, type SegmentDegradation } from '../schemas/peaks.js'
 import { errorExamples } from '../schemas/error.js'
-import { errorResponse, JSON_TYPE, retryAfterHeaders } from '../schemas/responses.js'
+import { errorResponse, JSON_TYPE, retryLaterHeaders } from '../schemas/responses.js'
 import { TrackError } from '../lib/track-error.js'
 import type { Track } from '../plugins/app/track-store.js'
 import {
@@ -150,7 +150,7 @@ const peaks: FastifyPluginAsyncTypebox = async (fastify) => {
         400: errorResponse('A zoom that is invalid, both zooms at once, or more detail than one reply may carry', peaksErrorExamples.bothZooms),
         404: errorResponse('No such track', errorExamples.trackNotFound),
         422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
-        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryAfterHeaders)
+        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryLaterHeaders)
       }
     }
   }, async (request, reply) => {

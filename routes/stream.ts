@@ -5,7 +5,7 @@ import { Readable } from 'node:stream'
 import { Type } from 'typebox'
 import { FilenameParams } from '../schemas/track.js'
 import { errorExamples } from '../schemas/error.js'
-import { errorResponse, retryAfterHeaders } from '../schemas/responses.js'
+import { errorResponse, retryLaterHeaders } from '../schemas/responses.js'
 import { StreamRequestHeaders, wholeFile, partialFile, notModified, unsatisfiedRangeHeaders } from '../schemas/stream.js'
 import type { Track } from '../plugins/app/track-store.js'
 import { parseRangeHeader, contentRange, unsatisfiedRange, type ByteRange } from '../lib/range.js'
@@ -36,7 +36,7 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
         412: errorResponse('If-Match or If-Unmodified-Since failed: the track has changed', errorExamples.preconditionFailed),
         416: errorResponse('Every requested range starts past the end of the file', errorExamples.rangeNotSatisfiable, unsatisfiedRangeHeaders),
         422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
-        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryAfterHeaders)
+        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryLaterHeaders)
       }
     }
   }, async (request, reply) => {

@@ -1,31 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Track as LibraryTrack } from '../plugins/app/track-store.js'
+import { formatOf, trackSummary } from './track-view.js'
 import { overallDegradation, segmentDegradation } from '../lib/track-figures.js'
-import { FilenameParams, trackExample, trackStatsExample, type Track, type TrackStats } from '../schemas/track.js'
+import { FilenameParams, trackExample, trackStatsExample, type TrackStats } from '../schemas/track.js'
 import { errorExamples } from '../schemas/error.js'
-import { errorResponse, jsonResponse, retryAfterHeaders } from '../schemas/responses.js'
+import { errorResponse, jsonResponse, retryLaterHeaders } from '../schemas/responses.js'
 
 const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
   const rate = fastify.config.degradationRate
 
-  function formatOf (track: LibraryTrack) {
-    const f = track.meta.layout.format
-    return { sample_rate: f.sampleRate, channels: f.channels, bits_per_sample: f.bitsPerSample, sample_format: f.encoding }
-  }
-
-  function summary (track: LibraryTrack): Track {
-    const m = track.meta
-    return {
-      filename: m.filename,
-      title: m.title,
-      duration: m.duration,
-      overall_degradation: overallDegradation(m.segment_play_counts, rate),
-      total_streams: m.total_streams,
-      total_segments: m.total_segments,
-      total_plays: track.plays,
-      ...formatOf(track)
-    }
-  }
+  const summary = (track: Parameters<typeof trackSummary>[0]) => trackSummary(track, rate)
 
   fastify.get('/tracks', {
     schema: {
@@ -49,7 +32,7 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
         400: errorResponse('The file name is not a WAV file name', errorExamples.badFilename),
         404: errorResponse('No such track', errorExamples.trackNotFound),
         422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
-        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryAfterHeaders)
+        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryLaterHeaders)
       }
     }
   }, async (request): Promise<TrackStats> => {

@@ -24,7 +24,7 @@ export const EnvSchema = Type.Object({
   REQUEST_TIMEOUT: Type.Number({ minimum: 1, maximum: 3600, default: 30, description: 'Seconds a client gets to send a whole request (headers and body); downloads are not limited by it' }),
   MAX_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000000, default: 0, description: 'Open connections at most; 0 (default) derives it from the open-file limit, keeping files for the journal and the tracks' }),
   EVENTS_MAX_CLIENTS: Type.Integer({ minimum: 1, maximum: 100000, default: 256, description: 'Live listeners (GET /events) served at once; more are refused with 503 until one leaves' }),
-  ADMIN_TOKEN: Type.String({ default: '', description: 'Bearer token for POST /reset; empty (the default) disables resets' }),
+  ADMIN_TOKEN: Type.String({ default: '', description: 'Bearer token(s) for the admin routes (POST /reset, PUT/PATCH/DELETE /tracks), comma-separated; empty (the default) disables them' }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')

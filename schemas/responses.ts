@@ -37,3 +37,13 @@ export const retryAfterHeaders = {
   ...rateLimitHeaders,
   'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before the next play of this track', examples: [1] })
 }
+
+/** A 503 for disk trouble: when to try again. */
+export const retryLaterHeaders = {
+  'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before trying again', examples: [60] })
+}
+
+/** A 401: how to authenticate (RFC 9110 §11.6.1). */
+export const wwwAuthenticateHeaders = {
+  'www-authenticate': Type.String({ description: 'The scheme to use; `error="invalid_token"` when a token was given but is wrong', examples: ['Bearer realm="ephemeral-audio"'] })
+}

@@ -11,6 +11,10 @@ export const FilenameParams = Type.Object({
 })
 export type FilenameParamsType = Static<typeof FilenameParams>
 
+export const TitleRequestSchema = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: 200, description: 'The title players show; the file name stays the track\'s name', examples: ['Ephemeral demo (first take)'] })
+}, { $id: 'TitleRequest', title: 'TitleRequest', description: 'A new display title.', additionalProperties: false, examples: [{ title: 'Ephemeral demo (first take)' }] })
+
 const formatFields = {
   sample_rate: Type.Integer({ description: 'Frames per second', examples: [44100] }),
   channels: Type.Integer({ minimum: 1, examples: [2] }),

@@ -88,8 +88,10 @@ export function createDegrader (deps: DegraderDeps) {
   const inflight = new Map<number, number>()
   let drainWaiters: Array<() => void> = []
   const checkpointLock = new Mutex()
+  // Per identity: the check-write-stat sequence of writeOwn.
+  const writeLocks = new Map<string, Mutex>()
   let timer: NodeJS.Timeout | undefined
-  const events = new EventEmitter<{ play: [PlayEvent] }>()
+  const events = new EventEmitter<{ play: [PlayEvent], removed: [{ filename: string }] }>()
   // Any number of live listeners (one per connected client) may subscribe.
   events.setMaxListeners(0)
 
@@ -144,10 +146,7 @@ export function createDegrader (deps: DegraderDeps) {
         ratePercent: deps.ratePercent
       })
       try {
-        await wav.writeSpan(audio, span.byteOffset, frames)
-        // Our own write moved the mtime: remember it, so that only someone else's write reads as a change.
-        const { mtimeMs } = await audio.stat()
-        track.knownMtimeMs = Math.max(track.knownMtimeMs, mtimeMs)
+        await writeOwn(track, audio, span.byteOffset, frames)
       } catch (err) {
         // The segment on disk may be half written: memory must not claim to know it.
         cache.drop(track)
@@ -159,6 +158,24 @@ export function createDegrader (deps: DegraderDeps) {
     }
     written.set(track.id, track)
     noteUnflushed(track, index, span.byteLength)
+  }
+
+  /**
+   * Write into the track's file only if nobody else has written it since our
+   * last write (its mtime and size are still the ones we left), then record
+   * the mtime our write left. One write per track at a time, so that a copy
+   * made over the file in place between two of our writes is never taken for
+   * one of them.
+   */
+  async function writeOwn (track: Track, audio: FileHandle, position: number, frames: Buffer): Promise<void> {
+    let lock = writeLocks.get(track.id)
+    if (lock === undefined) writeLocks.set(track.id, lock = new Mutex())
+    await lock.runExclusive(async () => {
+      const before = await audio.stat()
+      if (before.mtimeMs !== track.knownMtimeMs || before.size !== track.meta.file.size || before.nlink !== 1) throw new FileChanged()
+      await wav.writeSpan(audio, position, frames)
+      track.knownMtimeMs = (await audio.stat()).mtimeMs
+    })
   }
 
   function noteUnflushed (track: Track, index: number, bytes: number): void {
@@ -211,6 +228,7 @@ export function createDegrader (deps: DegraderDeps) {
       const h = handles.get(track.id)
       handles.delete(track.id)
       const wrote = written.delete(track.id)
+      writeLocks.delete(track.id)
       const opened = await h?.catch(() => undefined)
       if (opened === undefined) return
       try {

@@ -19,9 +19,21 @@ export function createLifecycle (deps: {
   tracks: TrackStore
   checkpoint: () => Promise<void>
   wrote: (track: Track, position: number, data: Buffer) => void
+  removed: (track: Track) => void
   ratePercent: number
 }) {
   return {
+    /** Delete a track for good (TrackStore.remove); its live listeners are told. */
+    async remove (track: Track): Promise<void> {
+      await deps.tracks.remove(track)
+      deps.removed(track)
+    },
+
+    /** Set the title shown for the track (the Flask field `title`; by default the name without .wav). */
+    async retitle (track: Track, title: string): Promise<void> {
+      await deps.tracks.update(track, meta => { meta.title = title })
+    },
+
     /**
      * Give a track its pristine audio back: counts return to the baseline
      * (zero, or the Flask service's counts for an adopted track) under a new
@@ -76,6 +88,7 @@ export default fp(async function lifecyclePlugin (fastify) {
     tracks: fastify.tracks,
     checkpoint: async () => await fastify.degrader.checkpoint(),
     wrote: (track, position, data) => fastify.trackCache.write(track, position, data),
+    removed: track => fastify.degrader.events.emit('removed', { filename: track.filename }),
     ratePercent: fastify.config.degradationRate
   }))
 }, { name: 'lifecycle', dependencies: ['wav-io', 'metadata-store', 'track-store', 'degrader', 'track-cache'] })

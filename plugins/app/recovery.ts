@@ -30,7 +30,8 @@ export async function recover (deps: RecoveryDeps, opened: OpenedJournal): Promi
   for (const [name, records] of pending) {
     let track: Track
     try {
-      track = await tracks.get(name)
+      // Renamed by case while the service was down: the same track, under its new name.
+      track = await tracks.get(tracks.nameInFolder(name) ?? name)
     } catch (err) {
       if (!(err instanceof TrackError)) throw err
       log.warn({ track: name, reason: err.message }, 'journal names a track that cannot be served now; its plays are dropped')

@@ -12,6 +12,7 @@ import { sum } from '../../lib/track-figures.js'
 import { writeDemoTrack } from '../../lib/demo-track.js'
 import { diskTrouble, TrackError } from '../../lib/track-error.js'
 import { ensureWritableDir } from '../../lib/writable-dir.js'
+import { fsyncDir } from '../../lib/atomic-file.js'
 import type { MetadataStore } from './metadata-store.js'
 import type { WavIo, InspectedFile } from './wav-io.js'
 import type { LockManager } from './lock-manager.js'
@@ -77,6 +78,10 @@ const START_BUDGET_MS = 400
 const PREPARE_BUDGET_MS = 1000
 
 const keyOf = (filename: string) => filename.toLowerCase()
+/** A track being deleted: hidden from the scan, and named so a restart can finish the job. */
+const DELETING = /^\.deleting-[0-9a-f-]{36}-(.+)$/
+/** A pristine copy being made (`makePristineCopy`). */
+const TEMP_COPY = /\.[0-9a-f-]{36}\.copy\.tmp$/
 
 /**
  * The one owner of what the tracks are. It scans AUDIO_DIR, notices files
@@ -114,7 +119,7 @@ export function createTrackStore (deps: StoreDeps) {
   }
 
   const sameFile = (track: Track, stat: Stats) =>
-    track.inode.ino === stat.ino && track.inode.dev === stat.dev && track.meta.file.size === stat.size && track.knownMtimeMs === stat.mtimeMs
+    track.inode.ino === stat.ino && track.inode.dev === stat.dev && track.meta.file.size === stat.size && track.knownMtimeMs === stat.mtimeMs && stat.nlink === 1
 
   async function makePristineCopy (path: string, pristinePath: string): Promise<void> {
     // A name of its own per copy: two preparations must never share a temporary file.
@@ -185,13 +190,14 @@ export function createTrackStore (deps: StoreDeps) {
     if (loaded.status === 'ours' && loaded.metadata.filename !== filename) {
       // The same name in another case: this file's metadata only if it is the same file (renamed by case).
       const m = loaded.metadata
-      if (m.file.ino !== stat.ino || m.file.size !== stat.size || m.file.mtime_ms !== stat.mtimeMs) return await prepare(filename, stat, undefined, true)
+      if (m.file.ino !== stat.ino || m.file.size !== stat.size) return await prepare(filename, stat, undefined, true)
       log.info({ track: filename, was: m.filename }, 'track renamed by case: its metadata and pristine copy follow it')
       await rename(join(deps.backupDir, m.filename), pristinePath).catch(() => {})
-      const renamed = { ...m, filename, title: titleOf(filename) }
+      const renamed = { ...m, filename, title: m.title === titleOf(m.filename) ? titleOf(filename) : m.title }
       await store.save(renamed)
       await store.remove(m.filename)
-      return await resume(trackOf(filename, renamed, stat))
+      // A stop may have cut our own writes short (the mtime moved): resume tells them from an edit, as for any name.
+      return await resume(trackOf(filename, renamed, stat, { suspect: m.file.mtime_ms !== stat.mtimeMs }))
     }
     if (loaded.status === 'ours') {
       const m = loaded.metadata
@@ -272,14 +278,38 @@ export function createTrackStore (deps: StoreDeps) {
    * go of (the hooks sync and close its files), and its metadata is saved as
    * it ends, so a file moved away and back, or renamed, keeps its plays.
    */
-  async function retire (track: Track): Promise<void> {
+  async function retire (track: Track, save = true): Promise<void> {
     if (track.retired) return
     track.retired = true
     dirty.delete(track)
     if (current.get(track.key) === track) current.delete(track.key)
     for (const hook of retireHooks) await hook(track)
+    if (!save) return
     track.meta.updated_at = new Date().toISOString()
     await store.save(track.meta)
+  }
+
+  /** Under the track's gate: refuse (409) when it is no longer the current identity of an unchanged file. */
+  async function checkUnchanged (track: Track): Promise<void> {
+    const stat = await statOf(track.filename)
+    if (track.retired || current.get(track.key) !== track || stat === undefined || stat === 'link' || !sameFile(track, stat)) {
+      throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} changed on disk while the request ran; try again`)
+    }
+  }
+
+  /** Finish deletions a stop interrupted: the audio was moved to `.deleting-<uuid>-<name>` first, the rest follows. */
+  async function finishDeletions (): Promise<void> {
+    for (const entry of await readdir(deps.audioDir)) {
+      const match = DELETING.exec(entry)
+      if (match?.[1] === undefined) continue
+      const name = match[1]
+      if (await statOf(name) === undefined) {
+        await rm(join(deps.backupDir, name), { force: true })
+        await store.remove(name)
+      }
+      await rm(join(deps.audioDir, entry), { force: true })
+      log.warn({ track: name }, 'finished a deletion that a stop interrupted')
+    }
   }
 
   /** Undo `renew`: `old` is the track again, its audio rendered at its counts. Under the name's gate. */
@@ -346,6 +376,8 @@ export function createTrackStore (deps: StoreDeps) {
       const conflict = await conflictOf(filename, stat) ??
         (stat.nlink > 1 ? `it has ${stat.nlink - 1} other hard link(s): a play would change those files too` : undefined)
       if (conflict !== undefined) {
+        // Served until now (a hard link made since): no longer.
+        if (known?.filename === filename) await retire(known)
         exclude(filename, conflict)
         return undefined
       }
@@ -438,12 +470,22 @@ export function createTrackStore (deps: StoreDeps) {
       // Plays degrade the audio files in place: AUDIO_DIR must be writable too.
       await ensureWritableDir(deps.audioDir, 'AUDIO_DIR')
       await ensureWritableDir(deps.backupDir, 'BACKUP_DIR')
+      await finishDeletions()
+      // Pristine copies a stop cut short: each a whole track's size.
+      for (const entry of await readdir(deps.backupDir)) {
+        if (TEMP_COPY.test(entry)) await rm(join(deps.backupDir, entry), { force: true })
+      }
       found = await wavNames()
       if (deps.demoTrack && found.length === 0) {
         await writeDemoTrack(join(deps.audioDir, DEMO_TRACK_NAME))
         log.info({ track: DEMO_TRACK_NAME }, 'AUDIO_DIR had no tracks: wrote a generated demo track')
         found.push(DEMO_TRACK_NAME)
       }
+    },
+
+    /** The name a file has in AUDIO_DIR now, in whatever case (recovery's records may name it in another). */
+    nameInFolder (filename: string): string | undefined {
+      return found.find(name => keyOf(name) === keyOf(filename))
     },
 
     /** Segments of each track that the journal is about to replay (recovery tells, before it asks for the tracks). */
@@ -526,10 +568,7 @@ export function createTrackStore (deps: StoreDeps) {
      */
     async renew (track: Track, make: (old: Track) => TrackMetadata, apply: (next: Track) => Promise<void>): Promise<Track> {
       return await locks.track(track.key, async () => {
-        const stat = await statOf(track.filename)
-        if (!this.isCurrent(track) || stat === undefined || stat === 'link' || !sameFile(track, stat)) {
-          throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} changed on disk while the request ran; try again`)
-        }
+        await checkUnchanged(track)
         const meta = make(track)
         const next: Track = { ...track, id: meta.track_id, meta, plays: sum(meta.segment_play_counts), retired: false, suspect: false, adoptsJournal: false }
         await retire(track)
@@ -541,6 +580,35 @@ export function createTrackStore (deps: StoreDeps) {
           throw err
         }
         return next
+      })
+    },
+
+    /**
+     * Delete the track for good: its audio, pristine copy and metadata. The
+     * audio leaves AUDIO_DIR first, in one rename (the intent); a stop after
+     * that is finished at the next start.
+     */
+    async remove (track: Track): Promise<void> {
+      await locks.track(track.key, async () => {
+        await checkUnchanged(track)
+        const trash = join(deps.audioDir, `.deleting-${randomUUID()}-${track.filename}`)
+        await rename(track.path, trash)
+        await fsyncDir(deps.audioDir)
+        await retire(track, false)
+        await rm(track.pristinePath, { force: true })
+        await store.remove(track.filename)
+        await rm(trash, { force: true })
+        excluded.delete(track.filename)
+      })
+    },
+
+    /** Change the track's metadata (not its identity), durably, under its gate. */
+    async update (track: Track, change: (meta: TrackMetadata) => void): Promise<void> {
+      await locks.track(track.key, async () => {
+        await checkUnchanged(track)
+        change(track.meta)
+        track.meta.updated_at = new Date().toISOString()
+        await store.save(track.meta)
       })
     },
 

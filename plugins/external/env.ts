@@ -36,7 +36,8 @@ export function resolveConfig (env: Env) {
     eventsMaxClients: env.EVENTS_MAX_CLIENTS,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
     maxConnections: env.MAX_CONNECTIONS,
-    adminToken: env.ADMIN_TOKEN,
+    /** One token, or several separated by commas (one per person or machine, so one can be revoked alone). */
+    adminTokens: env.ADMIN_TOKEN.split(',').map(s => s.trim()).filter(Boolean),
     logLevel: env.LOG_LEVEL
   }
 }

@@ -222,6 +222,17 @@ t.test('getPlayer and getPlayerAsset', async t => {
   t.equal(missing.response.status, 404)
 })
 
+t.test('updateTrack and deleteTrack', async t => {
+  const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }
+  await writeFile(join(main.audioDir, 'd.wav'), await readFile(join(main.audioDir, 'b.wav')))
+  const renamed = await api.PATCH('/tracks/{filename}', { ...file('d.wav'), ...admin, body: { title: 'Dee' } })
+  t.equal(renamed.response.status, 200)
+  t.equal(present(renamed.data).title, 'Dee')
+  t.equal((await api.PATCH('/tracks/{filename}', { ...file('d.wav'), body: { title: 'x' } })).response.status, 401)
+  t.equal((await api.DELETE('/tracks/{filename}', { ...file('d.wav'), ...admin })).response.status, 204)
+  t.equal((await api.DELETE('/tracks/{filename}', { ...file('d.wav'), ...admin })).response.status, 404)
+})
+
 t.test('disk trouble and files replaced under a request answer as documented', async t => {
   const { app, audioDir } = main
   const wav = app.wav

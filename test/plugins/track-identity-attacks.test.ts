@@ -175,3 +175,76 @@ t.test('a track removed while a slow client streams it leaves no open file behin
   const deleted = (await Promise.all(fds.map(async fd => await readlink(`/proc/self/fd/${fd}`).catch(() => '')))).filter(target => target.includes('a.wav (deleted)'))
   t.same(deleted, [], 'no handle on the deleted file')
 })
+
+t.test('a copy made over a track in place while plays run is a new track; no play writes the old track into it', async t => {
+  const served = await buildTestApp(t, { tracks: { 'a.wav': { frames: 8000 * 4, channels: 2 } }, env: { DEGRADE_RATE_LIMIT: 0, DEGRADATION_RATE: 20 } })
+  const url = await listen(served.app)
+  const before = await readMetadata(served.metadataDir, 'a.wav')
+  const scratch = await mkdtemp(join(tmpdir(), 'ephemeral-cp-'))
+  t.teardown(async () => await rm(scratch, { recursive: true, force: true }))
+  const source = await writeTestWav(join(scratch, 'b.wav'), { frames: 8000 * 4, channels: 1, bitsPerSample: 32 })
+  let stop = false
+  const stopped = () => stop
+  const player = async (w: number) => {
+    for (let i = 0; !stopped(); i++) {
+      const res = await fetch(`${url}/degrade/a.wav`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segment_index: (w + i) % 8 }) })
+      if (res.status !== 200 && res.status !== 404) t.fail(`a play answered ${res.status}`)
+      await res.arrayBuffer()
+    }
+  }
+  const players = [0, 1, 2, 3, 4, 5, 6, 7].map(player)
+  await new Promise(resolve => setTimeout(resolve, 200))
+  await writeFile(join(served.audioDir, 'a.wav'), await readFile(source.path))
+  await new Promise(resolve => setTimeout(resolve, 300))
+  stop = true
+  await Promise.all(players)
+  await served.app.inject('/tracks')
+  await served.app.degrader.checkpoint()
+  const after = await readMetadata(served.metadataDir, 'a.wav')
+  t.not(after.track_id, before.track_id, 'the copy became a new track')
+  const replaced = { ...source, path: join(served.audioDir, 'a.wav') }
+  for (let s = 0; s < 8; s++) {
+    if (!(await readSegment(replaced, s)).equals(expectedSegment(replaced, after, s, after.segment_play_counts[s]!, 20))) t.fail(`segment ${s} is not the new file rendered at its counts`)
+  }
+})
+
+t.test('a track renamed by case while the service was down after kill -9 keeps every acknowledged play', async t => {
+  const root = await mkdtemp(join(tmpdir(), 'ephemeral-case-'))
+  t.teardown(async () => await rm(root, { recursive: true, force: true }))
+  const audioDir = join(root, 'audio')
+  const metadataDir = join(root, 'metadata')
+  await mkdir(audioDir, { recursive: true })
+  await writeTestWav(join(audioDir, 'Song.wav'), { frames: 8000 * 2 })
+  const service = await startService({ AUDIO_DIR: audioDir, METADATA_DIR: metadataDir, DEGRADE_RATE_LIMIT: '0', CHECKPOINT_INTERVAL: '3600' })
+  for (let i = 0; i < 13; i++) {
+    const res = await fetch(`${service.url}/degrade/Song.wav`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segment_index: i % 4 }) })
+    t.equal(res.status, 200)
+  }
+  service.child.kill('SIGKILL')
+  await service.exited
+  await rename(join(audioDir, 'Song.wav'), join(audioDir, 'song.wav'))
+  const { app } = await buildTestApp(t, { dirs: { audioDir, metadataDir } })
+  t.same((await app.inject('/stats/song.wav')).json().segment_play_counts, [4, 3, 3, 3])
+  t.same((await readdir(metadataDir)).filter(n => n.endsWith('.json')), ['song.json'])
+})
+
+t.test('a hard link made to a track while it is served makes it stop being served; plays never change the other name', async t => {
+  const served = await buildTestApp(t, { tracks: { 'a.wav': {} }, env: { DEGRADE_RATE_LIMIT: 0 } })
+  t.equal((await degrade(served.app, 'a.wav')).statusCode, 200)
+  const keep = join(served.audioDir, '..', 'keep.wav')
+  await link(join(served.audioDir, 'a.wav'), keep)
+  const before = await readFile(keep)
+  const res = await degrade(served.app, 'a.wav')
+  t.equal(res.statusCode, 404)
+  t.match(res.json().message, /other hard link/)
+  t.same(await readFile(keep), before)
+})
+
+t.test('pristine copies left half made by a stop are removed at the next start', async t => {
+  const first = await buildTestApp(t, { tracks: { 'a.wav': {} } })
+  await first.app.close()
+  const leftover = join(first.metadataDir, 'originals', 'a.wav.0b4e4f7e-3d55-4c43-9d8f-4a36b0a0c1de.copy.tmp')
+  await writeFile(leftover, Buffer.alloc(1000))
+  await buildTestApp(t, { dirs: { audioDir: first.audioDir, metadataDir: first.metadataDir } })
+  t.same(await readdir(join(first.metadataDir, 'originals')), ['a.wav'])
+})
