@@ -100,7 +100,7 @@ export function bestAlignment (a: Int16Array, b: Int16Array, maxLag = 1200): { l
   // A window of a few thousand frames in the middle is plenty to find the lag.
   const from = Math.floor(a.length / 2)
   for (let lag = -maxLag; lag <= maxLag; lag += 1) {
-    const c = correlation(a, b, lag, from, from + 8192)
+    const c = correlation(a, b, lag, from, from + 2048)
     if (c > best.correlation) best = { lag, correlation: c }
   }
   return best
