@@ -65,12 +65,22 @@ async function extract (input: Readable | AsyncIterable<Buffer>, intoDir: string
   let tarError: unknown
   entries.on('error', err => { tarError = err })
   const abort = new AbortController()
+  // Reading the input stops on any failure at once: the pipeline waits for its source to end before it reports one.
+  const stopReading = new AbortController()
+  abort.signal.addEventListener('abort', () => { stopReading.abort() })
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK })
+  gunzip.once('error', () => { stopReading.abort() })
   let inflated = 0
-  const feeding = pipeline(chunksOf(input), createGunzip({ chunkSize: GUNZIP_CHUNK }), async (tar: AsyncIterable<Buffer>) => {
-    for await (const chunk of tar) {
-      inflated += chunk.length
-      if (inflated > limits.maxBytes) throw backupTooLarge(`it unpacks to more than ${limits.maxBytes} bytes`)
-      if (!entries.write(chunk)) await drained(entries, 'the tar reader')
+  const feeding = pipeline(chunksOf(input, stopReading.signal), gunzip, async (tar: AsyncIterable<Buffer>) => {
+    try {
+      for await (const chunk of tar) {
+        inflated += chunk.length
+        if (inflated > limits.maxBytes) throw backupTooLarge(`it unpacks to more than ${limits.maxBytes} bytes`)
+        if (!entries.write(chunk)) await drained(entries, 'the tar reader')
+      }
+    } catch (err) {
+      stopReading.abort()
+      throw err
     }
     entries.end(null) // streamx: no last chunk
   }, { signal: abort.signal }).catch((err: unknown) => {
@@ -92,10 +102,27 @@ async function extract (input: Readable | AsyncIterable<Buffer>, intoDir: string
   }
 }
 
-/** The input's chunks, without destroying it when reading stops early. */
-function chunksOf (input: Readable | AsyncIterable<Buffer>): () => AsyncIterable<Buffer> {
-  const iterable = input instanceof Readable ? input.iterator({ destroyOnReturn: false }) : input
-  return async function * () { yield * iterable }
+/**
+ * The input's chunks, until `signal` says the pipeline failed. The input is
+ * never destroyed, and a read that would wait forever (a client that stopped
+ * sending) does not hold the failure up.
+ */
+async function * chunksOf (input: Readable | AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const chunks = input instanceof Readable ? input.iterator({ destroyOnReturn: false }) : input[Symbol.asyncIterator]()
+  const stopped = new Promise<never>((_resolve, reject) => {
+    signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+  })
+  stopped.catch(() => {})
+  try {
+    for (;;) {
+      const next = await Promise.race([chunks.next(), stopped])
+      if (next.done === true) return
+      yield next.value as Buffer
+    }
+  } finally {
+    // Not awaited: it waits for the pending read, which may never come.
+    chunks.return?.()?.catch(() => {})
+  }
 }
 
 async function unpack (entries: Extract, intoDir: string, limits: BackupLimits, written: string[], inflated: () => number): Promise<Extracted> {

@@ -47,16 +47,23 @@ const FILE_MODE = 0o644
  */
 export function createBackupStream (entries: AsyncIterable<BackupEntry> | Iterable<BackupEntry>, info: BackupInfo): Readable {
   const pack = tarPack()
-  const gzip = createGzip(GZIP_OPTIONS)
+  pack.on('error', () => {}) // reported through `written`
   const now = info.now ?? new Date()
+  const written = writeArchive(pack, entries, info.serviceVersion, now)
+  written.catch((err: unknown) => { pack.destroy(err as Error) })
   // Node's own Readable over tar-stream's (streamx) one, so that pipeline handles errors and early ends.
-  const output = pipeline(Readable.from(packBytes(pack)), gzip, () => {})
-  writeArchive(pack, entries, info.serviceVersion, now).catch((err: unknown) => { pack.destroy(err as Error) })
-  return output
+  return pipeline(Readable.from(packBytes(pack, written)), createGzip(GZIP_OPTIONS), () => {})
 }
 
-async function * packBytes (pack: Pack): AsyncGenerator<Buffer> {
-  for await (const chunk of pack) yield chunk as Buffer
+/** The tar's bytes, then the writer's failure if it failed: a destroyed pack just ends, or says only that it was destroyed. */
+async function * packBytes (pack: Pack, written: Promise<void>): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of pack) yield chunk as Buffer
+  } catch (err) {
+    await written
+    throw err
+  }
+  await written
 }
 
 async function writeArchive (pack: Pack, entries: AsyncIterable<BackupEntry> | Iterable<BackupEntry>, serviceVersion: string, now: Date): Promise<void> {
@@ -93,6 +100,7 @@ async function writeFileEntry (pack: Pack, name: string, size: number, mtime: Da
   const [done, settle] = settled()
   // tar-stream calls back once the entry is whole, or with an error when it (or the archive) is destroyed.
   const sink = pack.entry({ name, size, mode: FILE_MODE, mtime, type: 'file' }, settle)
+  sink.on('error', () => {}) // reported through settle
   try {
     for await (const chunk of source) {
       const bytes = chunk as Buffer
