@@ -42,7 +42,12 @@ async function decodeInto (format: Exclude<AudioFormat, 'wav'>, source: ByteSour
   }
 }
 
-async function decode ({ format, fd, maxFileBytes }: JobStart, source: ByteSource): Promise<DecodedFormat | undefined> {
+/**
+ * Decode `source` into the file open at `fd`: what a job does, without the
+ * messaging (the tests run it on the main thread). Undefined for WAV, which
+ * is copied as it is.
+ */
+export async function decodeInput (format: AudioFormat, source: ByteSource, fd: number, maxFileBytes: number): Promise<DecodedFormat | undefined> {
   if (format === 'wav') return await copyWav(source, fd, maxFileBytes)
   const sink = new WavSink(fd, maxFileBytes)
   await decodeInto(format, source, sink)
@@ -66,7 +71,7 @@ export async function runJob (start: JobStart): Promise<void> {
   })
   let reply: FromJob
   try {
-    const decoded = await decode(start, source)
+    const decoded = await decodeInput(start.format, source, start.fd, start.maxFileBytes)
     // Read and drop what the decoder left (chunks after an AIFF's sound), so
     // that the sender is never left waiting for room.
     while (await source.readSome() !== undefined);
