@@ -109,19 +109,34 @@ async function extract (input: Readable | AsyncIterable<Buffer>, intoDir: string
  */
 async function * chunksOf (input: Readable | AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
   const chunks = input instanceof Readable ? input.iterator({ destroyOnReturn: false }) : input[Symbol.asyncIterator]()
-  const stopped = new Promise<never>((_resolve, reject) => {
-    signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-  })
-  stopped.catch(() => {})
   try {
     for (;;) {
-      const next = await Promise.race([chunks.next(), stopped])
+      const next = await unlessAborted(chunks.next(), signal)
       if (next.done === true) return
       yield next.value as Buffer
     }
   } finally {
     // Not awaited: it waits for the pending read, which may never come.
     chunks.return?.()?.catch(() => {})
+  }
+}
+
+/**
+ * `promise`, or the signal's reason if it aborts first. Not Promise.race
+ * against one long-lived promise: each race would leave a reaction on it
+ * holding its chunk, and the whole archive would stay in memory.
+ */
+async function unlessAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort = () => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 

@@ -1,6 +1,8 @@
 import { once } from 'node:events'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { PassThrough, Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { BackupError, createBackupStream, readBackup, type BackupEntry } from '../../../lib/backup/index.js'
@@ -69,6 +71,32 @@ t.test('readBackup', async t => {
     await t.rejects(readBackup(input, intoDir, LIMITS), lost)
     t.same(await readdir(intoDir), [])
   })
+})
+
+t.test('restoring does not keep the chunks it has read (a Promise.race against one pending promise held every one)', async t => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const dir = t.testdir({ audio: {}, restored: {} })
+  const tracks = await makeLibrary(join(dir, 'audio'), [{ filename: 'long.wav', wav: { frames: 1_000_000 } }])
+  const archive = await bytesOf(createBackupStream(entriesOf(tracks), { serviceVersion: '2.0.0', now: NOW }))
+  const PIECE = 64 * 1024
+  const read: Array<WeakRef<Buffer>> = []
+  let alive = -1
+  const input = (async function * () {
+    for (let i = 0; i < archive.length; i += PIECE) {
+      if (i + PIECE >= archive.length) {
+        await new Promise(resolve => setImmediate(resolve))
+        gc()
+        alive = read.filter(ref => ref.deref() !== undefined).length
+      }
+      const piece = Buffer.from(archive.subarray(i, i + PIECE))
+      read.push(new WeakRef(piece))
+      yield piece
+    }
+  })()
+  await readBackup(input, join(dir, 'restored'), LIMITS)
+  t.ok(read.length > 50, `${read.length} pieces`)
+  t.ok(alive >= 0 && alive < 8, `${alive} of the ${read.length - 1} pieces read before the last are still in memory`)
 })
 
 t.test('createBackupStream', async t => {
