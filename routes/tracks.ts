@@ -20,6 +20,23 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async () => (await fastify.tracks.sync()).map(summary))
 
+  fastify.get('/tracks/:filename', {
+    schema: {
+      operationId: 'getTrack',
+      tags: ['tracks'],
+      summary: 'One track, as /tracks lists it',
+      description: 'The track\'s entry of `GET /tracks`: title, duration, format, plays and degradation. Where an upload\'s `Location` points.',
+      params: FilenameParams,
+      response: {
+        200: jsonResponse('The track', 'Track', trackExample),
+        400: errorResponse('The file name is not a WAV file name', errorExamples.badFilename),
+        404: errorResponse('No such track', errorExamples.trackNotFound),
+        422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
+        503: errorResponse('The disk is full, read-only or not writable (EA_DISK_FULL, EA_DISK_READ_ONLY, EA_DISK_PERMISSION); Retry-After says when to try again', errorExamples.diskFull, retryLaterHeaders)
+      }
+    }
+  }, async (request) => summary(await fastify.tracks.get(request.params.filename)))
+
   fastify.get('/stats/:filename', {
     schema: {
       operationId: 'getTrackStats',

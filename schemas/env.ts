@@ -21,6 +21,7 @@ export const EnvSchema = Type.Object({
   CHECKPOINT_INTERVAL: Type.Number({ minimum: 0.05, maximum: 3600, default: 5, description: 'Seconds between checkpoints of the play journal into the metadata files' }),
   SHUTDOWN_GRACE: Type.Number({ minimum: 0, maximum: 600, default: 10, description: 'Seconds running responses get to finish on SIGTERM/SIGINT' }),
   DOCS_ENABLED: Type.Boolean({ default: true, description: 'Serve the OpenAPI document (/openapi.json, /openapi.yaml) and the API reference (/docs); false for a locked-down deployment' }),
+  UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 68719476736, default: 1073741824, description: 'Largest upload (PUT /tracks/{filename}) in bytes, counted as it arrives; default 1 GiB' }),
   REQUEST_TIMEOUT: Type.Number({ minimum: 1, maximum: 3600, default: 30, description: 'Seconds a client gets to send a whole request (headers and body); downloads are not limited by it' }),
   MAX_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000000, default: 0, description: 'Open connections at most; 0 (default) derives it from the open-file limit, keeping files for the journal and the tracks' }),
   EVENTS_MAX_CLIENTS: Type.Integer({ minimum: 1, maximum: 100000, default: 256, description: 'Live listeners (GET /events) served at once; more are refused with 503 until one leaves' }),

@@ -29,6 +29,11 @@ export function createLifecycle (deps: {
       deps.removed(track)
     },
 
+    /** Install an upload decoded to `temp` as the track `filename` (TrackStore.install). */
+    async upload (filename: string, temp: string, options: { mustBeNew: boolean }): Promise<{ track: Track, created: boolean }> {
+      return await deps.tracks.install(filename, temp, options)
+    },
+
     /** Set the title shown for the track (the Flask field `title`; by default the name without .wav). */
     async retitle (track: Track, title: string): Promise<void> {
       await deps.tracks.update(track, meta => { meta.title = title })

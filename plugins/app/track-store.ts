@@ -82,6 +82,8 @@ const keyOf = (filename: string) => filename.toLowerCase()
 const DELETING = /^\.deleting-[0-9a-f-]{36}-(.+)$/
 /** A pristine copy being made (`makePristineCopy`). */
 const TEMP_COPY = /\.[0-9a-f-]{36}\.copy\.tmp$/
+/** An upload being decoded, in AUDIO_DIR so that installing it is one rename on the same file system. */
+const UPLOADING = /^\.upload-[0-9a-f-]{36}\.wav$/
 
 /**
  * The one owner of what the tracks are. It scans AUDIO_DIR, notices files
@@ -471,9 +473,12 @@ export function createTrackStore (deps: StoreDeps) {
       await ensureWritableDir(deps.audioDir, 'AUDIO_DIR')
       await ensureWritableDir(deps.backupDir, 'BACKUP_DIR')
       await finishDeletions()
-      // Pristine copies a stop cut short: each a whole track's size.
+      // Pristine copies and uploads a stop cut short: each a whole track's size.
       for (const entry of await readdir(deps.backupDir)) {
         if (TEMP_COPY.test(entry)) await rm(join(deps.backupDir, entry), { force: true })
+      }
+      for (const entry of await readdir(deps.audioDir)) {
+        if (UPLOADING.test(entry)) await rm(join(deps.audioDir, entry), { force: true })
       }
       found = await wavNames()
       if (deps.demoTrack && found.length === 0) {
@@ -580,6 +585,45 @@ export function createTrackStore (deps: StoreDeps) {
           throw err
         }
         return next
+      })
+    },
+
+    /** A fresh path in AUDIO_DIR for an upload to be written to (hidden from the scan, removed at start if left). */
+    uploadPath: () => join(deps.audioDir, `.upload-${randomUUID()}.wav`),
+
+    /**
+     * Install the finished WAV at `temp` as the track `filename`: a new track,
+     * or a new identity for an existing one (fresh counts). The rename into
+     * place is the commit point: before it nothing changed, after it the file
+     * is the track's, and a stop before its metadata is saved makes it a new
+     * track at the next start. `temp` is removed when refused.
+     */
+    async install (filename: string, temp: string, options: { mustBeNew: boolean }): Promise<{ track: Track, created: boolean }> {
+      const key = keyOf(filename)
+      return await locks.track(key, async () => {
+        let existing: Stats | 'link' | undefined
+        try {
+          const known = current.get(key)
+          if (known !== undefined && known.filename !== filename) {
+            throw new TrackError(409, 'EA_NAME_TAKEN', `${known.filename} is already a track; names that differ only in case are one name: upload to ${known.filename} to replace it`)
+          }
+          existing = await statOf(filename)
+          if (existing !== undefined && options.mustBeNew) throw new TrackError(412, 'EA_TRACK_EXISTS', `${filename} already exists (If-None-Match: *)`)
+          if (existing === 'link') throw new TrackError(409, 'EA_NAME_TAKEN', `${filename} is a symbolic link in AUDIO_DIR; remove it first`)
+          if (known !== undefined) await retire(known)
+          await rename(temp, join(deps.audioDir, filename))
+          await fsyncDir(deps.audioDir)
+        } catch (err) {
+          await rm(temp, { force: true })
+          throw err
+        }
+        const stat = await lstat(join(deps.audioDir, filename))
+        const inspected = await wav.inspect(join(deps.audioDir, filename))
+        const track = await createIdentity(filename, stat, freshMetadata(inputsOf(filename, inspected, stat)))
+        current.set(key, track)
+        excluded.delete(filename)
+        log.info({ track: filename, frames: inspected.layout.frames }, 'track uploaded')
+        return { track, created: existing === undefined }
       })
     },
 

@@ -35,6 +35,7 @@ export function resolveConfig (env: Env) {
     docsEnabled: env.DOCS_ENABLED,
     eventsMaxClients: env.EVENTS_MAX_CLIENTS,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
+    uploadMaxBytes: env.UPLOAD_MAX_BYTES,
     maxConnections: env.MAX_CONNECTIONS,
     /** One token, or several separated by commas (one per person or machine, so one can be revoked alone). */
     adminTokens: env.ADMIN_TOKEN.split(',').map(s => s.trim()).filter(Boolean),

@@ -1,9 +1,13 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { FilenameParams, TitleRequestSchema, trackExample, type Track } from '../../schemas/track.js'
 import { AdminHeaders } from '../../schemas/reset.js'
 import { errorExamples } from '../../schemas/error.js'
 import { errorResponse, jsonResponse, retryLaterHeaders, wwwAuthenticateHeaders } from '../../schemas/responses.js'
 import { trackSummary } from '../track-view.js'
+import { decodeToWav, SUPPORTED_FORMATS_TEXT } from '../../lib/decode/index.js'
+import { TrackError } from '../../lib/track-error.js'
+import { validatorCompiler } from '../../plugins/app/validator.js'
+import { Type } from 'typebox'
 
 const NO_CONTENT = 204
 
@@ -19,6 +23,63 @@ const trackAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
     422: errorResponse('The file is not a WAV the service can play', errorExamples.unplayable),
     503: errorResponse('The disk is full, read-only or not writable: nothing was changed', errorExamples.diskFull, retryLaterHeaders)
   }
+
+  // The upload's body is the audio itself, whatever its Content-Type: read as a stream by the decoder, never buffered.
+  await fastify.register(async function uploads (untyped) {
+    const scope = untyped.withTypeProvider<TypeBoxTypeProvider>()
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+
+    scope.put('/tracks/:filename', {
+      // The body schema documents the upload for OpenAPI; the bytes themselves are the decoder's to judge.
+      validatorCompiler: route => route.httpPart === 'body' ? () => true : validatorCompiler(route),
+      schema: {
+        operationId: 'uploadTrack',
+        tags: ['admin'],
+        summary: 'Upload a track, or replace one (admin)',
+        description: `The body is the audio file itself, any Content-Type: the format is told from its bytes. ${SUPPORTED_FORMATS_TEXT} It is stored as a PCM WAV named {filename}: lossless formats sample for sample (same rate, channels and depth), lossy ones decoded to 16-bit PCM without encoder delay or padding. An existing track of that name is replaced by a new identity (fresh counts), unless \`If-None-Match: *\` is sent. Refused uploads (413, 415, 422, or a client that leaves) leave nothing behind.`,
+        params: FilenameParams,
+        headers: Type.Object({
+          ...AdminHeaders.properties,
+          'if-none-match': Type.Optional(Type.String({ description: '`*`: only create; 412 if the track exists' }))
+        }),
+        querystring: Type.Object({}, { additionalProperties: true }),
+        body: { description: 'The audio file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary', examples: ['fLaC…'] } } } } as never,
+        security: [{ adminToken: [] }],
+        response: {
+          200: jsonResponse('An existing track was replaced by this audio (a new identity, counts at zero)', 'Track', trackExample),
+          201: jsonResponse('A new track', 'Track', trackExample, { location: Type.String({ description: 'The track: GET /tracks/{filename}', examples: ['/tracks/ephemeral-demo.wav'] }) }),
+          ...common,
+          409: errorResponse('Another track has this name in another case, or the name is a symbolic link', { statusCode: 409, error: 'Conflict', message: 'Song.wav is already a track; names that differ only in case are one name: upload to Song.wav to replace it', code: 'EA_NAME_TAKEN' }),
+          412: errorResponse('If-None-Match: * and the track exists', { statusCode: 412, error: 'Precondition Failed', message: 'ephemeral-demo.wav already exists (If-None-Match: *)', code: 'EA_TRACK_EXISTS' }),
+          413: errorResponse('More than UPLOAD_MAX_BYTES', { statusCode: 413, error: 'Payload Too Large', message: 'The upload is larger than 1073741824 bytes (UPLOAD_MAX_BYTES)', code: 'EA_UPLOAD_TOO_LARGE' }),
+          415: errorResponse('Not audio, or a format the service does not decode', { statusCode: 415, error: 'Unsupported Media Type', message: `not audio in a supported format; supported formats: ${SUPPORTED_FORMATS_TEXT}`, code: 'EA_UNSUPPORTED_FORMAT' }),
+          422: errorResponse('A corrupt or truncated file of a supported format, or audio the service cannot play', { statusCode: 422, error: 'Unprocessable Entity', message: 'The FLAC stream ends in the middle of a frame', code: 'EA_CORRUPT_AUDIO' })
+        }
+      }
+    }, async (request, reply) => {
+      const { filename } = request.params
+      const declared = Number(request.headers['content-length'])
+      if (declared > config.uploadMaxBytes) {
+        throw new TrackError(413, 'EA_UPLOAD_TOO_LARGE', `The upload is larger than ${config.uploadMaxBytes} bytes (UPLOAD_MAX_BYTES)`)
+      }
+      // A client that leaves halfway stops the decoder, which removes what it wrote.
+      const left = new AbortController()
+      const onClose = () => { if (!request.raw.complete) left.abort(new Error('the client left during the upload')) }
+      request.raw.once('close', onClose)
+      const temp = tracks.uploadPath()
+      let decoded
+      try {
+        decoded = await decodeToWav(request.raw, temp, { maxBytes: config.uploadMaxBytes, signal: left.signal })
+      } finally {
+        request.raw.off('close', onClose)
+      }
+      const { track, created } = await lifecycle.upload(filename, temp, { mustBeNew: request.headers['if-none-match']?.trim() === '*' })
+      request.log.info({ track: filename, format: decoded.format, frames: decoded.frames, replaced: !created }, 'upload stored')
+      if (created) reply.code(201).header('location', `/tracks/${encodeURIComponent(filename)}`)
+      return trackSummary(track, config.degradationRate)
+    })
+  })
 
   fastify.delete('/tracks/:filename', {
     schema: {

@@ -222,9 +222,18 @@ t.test('getPlayer and getPlayerAsset', async t => {
   t.equal(missing.response.status, 404)
 })
 
-t.test('updateTrack and deleteTrack', async t => {
+t.test('uploadTrack, getTrack, updateTrack and deleteTrack', async t => {
   const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }
-  await writeFile(join(main.audioDir, 'd.wav'), await readFile(join(main.audioDir, 'b.wav')))
+  const bytes = await readFile(join(main.audioDir, 'b.wav'))
+  const upload = { ...file('d.wav'), body: bytes as unknown as string, bodySerializer: (body: unknown) => body as Buffer }
+  const created = await api.PUT('/tracks/{filename}', { ...upload, ...admin })
+  t.equal(created.response.status, 201)
+  t.equal(created.response.headers.get('location'), '/tracks/d.wav')
+  t.equal((await api.PUT('/tracks/{filename}', { ...upload, headers: { ...admin.headers, 'if-none-match': '*' } })).response.status, 412)
+  t.equal((await api.PUT('/tracks/{filename}', { ...upload, ...admin })).response.status, 200)
+  t.equal((await api.PUT('/tracks/{filename}', { ...upload, ...admin, body: 'not audio' })).response.status, 415)
+  t.equal((await api.PUT('/tracks/{filename}', { ...upload, ...admin, body: bytes.subarray(0, 30) as unknown as string })).response.status, 422)
+  t.match(present((await api.GET('/tracks/{filename}', file('d.wav'))).data), { filename: 'd.wav', title: 'd' })
   const renamed = await api.PATCH('/tracks/{filename}', { ...file('d.wav'), ...admin, body: { title: 'Dee' } })
   t.equal(renamed.response.status, 200)
   t.equal(present(renamed.data).title, 'Dee')
