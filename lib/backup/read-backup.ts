@@ -24,8 +24,13 @@ export interface BackupLimits {
   maxManifestBytes?: number
 }
 
-export const DEFAULT_MAX_TRACKS = 100_000
-export const DEFAULT_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+/**
+ * Defaults that fit together: a 3-minute track at the default 0.5-s segments
+ * takes ~2 KB of manifest (two counts per segment), so 50,000 of them ~100 MB.
+ * Libraries of longer tracks or finer segments need a larger manifest limit.
+ */
+export const DEFAULT_MAX_TRACKS = 50_000
+export const DEFAULT_MAX_MANIFEST_BYTES = 128 * 1024 * 1024
 
 const BLOCK = 512
 /** A tar archive ends with two zero blocks; without them it was cut short. */
@@ -152,7 +157,9 @@ async function unpack (entries: Extract, intoDir: string, limits: BackupLimits, 
     const { header } = entry
     if (++count > maxEntries) throw backupTooLarge(`it has more than ${maxEntries} entries`)
     const kind = classifyEntry(header)
-    end = entry.offset + BLOCK + Math.ceil(header.size / BLOCK) * BLOCK
+    // tar-stream, like tar, reads no data after a directory's header, whatever size it claims.
+    const dataSize = header.type === 'directory' ? 0 : header.size
+    end = entry.offset + BLOCK + Math.ceil(dataSize / BLOCK) * BLOCK
     if (end > limits.maxBytes) throw backupTooLarge(`it unpacks to more than ${limits.maxBytes} bytes (${header.name} alone is ${header.size})`)
     if (kind.kind === 'manifest') {
       if (manifest !== undefined) throw badBackup(`${MANIFEST_NAME} appears twice`)

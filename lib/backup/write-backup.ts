@@ -48,11 +48,16 @@ const FILE_MODE = 0o644
 export function createBackupStream (entries: AsyncIterable<BackupEntry> | Iterable<BackupEntry>, info: BackupInfo): Readable {
   const pack = tarPack()
   pack.on('error', () => {}) // reported through `written`
-  const now = info.now ?? new Date()
-  const written = writeArchive(pack, entries, info.serviceVersion, now)
+  const reader: { output?: Readable } = {}
+  // An early end reaches packBytes only at its next yield, which an idle pack (the listing waiting) never gives.
+  const closed = () => pack.destroying || reader.output?.destroyed === true
+  const written = writeArchive(pack, entries, info.serviceVersion, info.now ?? new Date(), closed)
   written.catch((err: unknown) => { pack.destroy(err as Error) })
   // Node's own Readable over tar-stream's (streamx) one, so that pipeline handles errors and early ends.
-  return pipeline(Readable.from(packBytes(pack, written)), createGzip(GZIP_OPTIONS), () => {})
+  const output = pipeline(Readable.from(packBytes(pack, written)), createGzip(GZIP_OPTIONS), () => {})
+  output.once('close', () => { pack.destroy() })
+  reader.output = output
+  return output
 }
 
 /** The tar's bytes, then the writer's failure if it failed: a destroyed pack just ends, or says only that it was destroyed. */
@@ -66,7 +71,7 @@ async function * packBytes (pack: Pack, written: Promise<void>): AsyncGenerator<
   await written
 }
 
-async function writeArchive (pack: Pack, entries: AsyncIterable<BackupEntry> | Iterable<BackupEntry>, serviceVersion: string, now: Date): Promise<void> {
+async function writeArchive (pack: Pack, entries: AsyncIterable<BackupEntry> | Iterable<BackupEntry>, serviceVersion: string, now: Date, closed: () => boolean): Promise<void> {
   const tracks: BackupTrack[] = []
   const seen = new Set<string>()
   for await (const entry of entries) {
@@ -76,6 +81,8 @@ async function writeArchive (pack: Pack, entries: AsyncIterable<BackupEntry> | I
     if (seen.has(nameKey(metadata.filename))) throw new Error(`backup: ${JSON.stringify(metadata.filename)} is given twice`)
     if (size !== metadata.file.size) throw new Error(`backup: the pristine copy of ${JSON.stringify(metadata.filename)} is ${size} bytes but its metadata says ${metadata.file.size}`)
     seen.add(nameKey(metadata.filename))
+    // The reader went away while the listing was read: open nothing more.
+    if (closed()) throw new Error('backup: the archive was closed')
     const path = trackPath(metadata.filename)
     const sha256 = await writeFileEntry(pack, path, size, now, await entry.pristine())
     tracks.push({ metadata, pristine: { path, size, sha256 } })
@@ -98,8 +105,14 @@ async function writeFileEntry (pack: Pack, name: string, size: number, mtime: Da
   const hash = createHash('sha256')
   let written = 0
   const [done, settle] = settled()
-  // tar-stream calls back once the entry is whole, or with an error when it (or the archive) is destroyed.
-  const sink = pack.entry({ name, size, mode: FILE_MODE, mtime, type: 'file' }, settle)
+  let sink: ReturnType<Pack['entry']>
+  try {
+    // tar-stream calls back once the entry is whole, or with an error when it (or the archive) is destroyed.
+    sink = pack.entry({ name, size, mode: FILE_MODE, mtime, type: 'file' }, settle)
+  } catch (err) {
+    source.destroy()
+    throw err
+  }
   sink.on('error', () => {}) // reported through settle
   try {
     for await (const chunk of source) {

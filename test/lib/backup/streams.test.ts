@@ -163,6 +163,31 @@ t.test('createBackupStream', async t => {
     t.ok(listingClosed, 'and the listing')
   })
 
+  t.test('a reader gone while the listing waits (for a track gate, say) opens no more files', async t => {
+    const [a, b] = entriesOf(await library(t)) as [BackupEntry, BackupEntry]
+    let gateOpen = () => {}
+    const gate = new Promise<void>(resolve => { gateOpen = resolve })
+    let opened = 0
+    let listingClosed = false
+    const entries = (async function * (): AsyncGenerator<BackupEntry> {
+      try {
+        yield { ...a, pristine: () => { opened++; return a.pristine() } }
+        await gate
+        yield { ...b, pristine: () => { opened++; return b.pristine() } }
+      } finally {
+        listingClosed = true
+      }
+    })()
+    const output = createBackupStream(entries, { serviceVersion: '2.0.0' })
+    output.resume()
+    await new Promise(resolve => setTimeout(resolve, 50))
+    output.destroy()
+    gateOpen()
+    await new Promise(resolve => setTimeout(resolve, 50))
+    t.equal(opened, 1, 'only the first track was opened')
+    t.ok(listingClosed)
+  })
+
   t.test('a backup stream consumed by a file keeps its bytes', async t => {
     const dir = t.testdir({ audio: {}, restored: {} })
     const tracks = await makeLibrary(join(dir, 'audio'), [{ filename: 'a.wav' }, { filename: 'b.wav' }])
