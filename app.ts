@@ -24,6 +24,7 @@ import streamRoutes from './routes/stream.js'
 import degradeRoutes from './routes/degrade.js'
 import adminRoutes from './routes/admin/index.js'
 import { ResetResultSchema } from './schemas/reset.js'
+import { RestoreResultSchema } from './schemas/backup.js'
 import peaksRoutes from './routes/peaks.js'
 import eventsRoutes from './routes/events.js'
 import playerRoutes from './routes/player.js'
@@ -42,7 +43,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   // Named schemas: shared by the routes and named components in the OpenAPI document.
   for (const schema of [
     ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema,
-    ResetResultSchema, TitleRequestSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema
+    ResetResultSchema, RestoreResultSchema, TitleRequestSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema
   ]) fastify.addSchema(schema)
 
   await fastify.register(envPlugin, opts)

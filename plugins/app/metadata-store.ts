@@ -31,6 +31,10 @@ export function createMetadataStore (dir: string) {
     async init (): Promise<number> {
       await ensureWritableDir(dir, 'METADATA_DIR')
       const removed = await removeStaleTempFiles(dir)
+      // A restore a stop cut short unpacked into .restore-*: never installed, so nothing to keep.
+      for (const entry of await readdir(dir)) {
+        if (entry.startsWith('.restore-')) await rm(join(dir, entry), { recursive: true, force: true })
+      }
       for (const file of await readdir(dir)) remember(file)
       return removed
     },

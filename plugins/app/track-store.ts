@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { constants, type Stats } from 'node:fs'
-import { copyFile, lstat, open, readdir, rename, rm } from 'node:fs/promises'
+import { copyFile, lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
@@ -624,6 +624,57 @@ export function createTrackStore (deps: StoreDeps) {
         excluded.delete(filename)
         log.info({ track: filename, frames: inspected.layout.frames }, 'track uploaded')
         return { track, created: existing === undefined }
+      })
+    },
+
+    /**
+     * A consistent view of `track` for a backup: its metadata as it is
+     * between plays (taken under the gate) and an open handle on its pristine
+     * copy, which never changes for an identity.
+     */
+    async snapshot (track: Track): Promise<{ metadata: TrackMetadata, pristine: FileHandle, size: number } | undefined> {
+      return await locks.track(track.key, async () => {
+        if (!this.isCurrent(track)) return undefined
+        const pristine = await open(track.pristinePath, 'r')
+        const { size } = await pristine.stat()
+        return { metadata: structuredClone(track.meta), pristine, size }
+      })
+    },
+
+    /**
+     * Restore a track from a backup: its pristine audio (`pristineFile`,
+     * already verified) and its metadata, identity and counts included; its
+     * audio is rendered from them. In `merge` mode a name that exists is left
+     * alone (returns false). The rename of the rendered audio into AUDIO_DIR
+     * is the commit point, after the pristine copy and the metadata.
+     */
+    async restore (metadata: TrackMetadata, pristineFile: string, mode: 'merge' | 'replace'): Promise<boolean> {
+      const filename = metadata.filename
+      const key = keyOf(filename)
+      return await locks.track(key, async () => {
+        const known = current.get(key)
+        const existing = await statOf(filename)
+        if (mode === 'merge' && (known !== undefined || existing !== undefined)) return false
+        if (known !== undefined && known.filename !== filename && mode === 'replace') await retire(known)
+        const temp = join(deps.audioDir, `.upload-${randomUUID()}.wav`)
+        try {
+          await copyFile(pristineFile, temp, constants.COPYFILE_FICLONE)
+          const meta: TrackMetadata = { ...metadata, segment_duration: metadata.segment_duration }
+          const rendered = await renderWholeTrack(wav, { path: temp, pristinePath: pristineFile, meta }, deps.ratePercent)
+          meta.file = { size: rendered.size, mtime_ms: rendered.mtimeMs, ino: rendered.ino }
+          delete meta.reset_pending
+          if (known !== undefined) await retire(known, false)
+          await makePristineCopy(pristineFile, join(deps.backupDir, filename))
+          await store.save(meta)
+          await rename(temp, join(deps.audioDir, filename))
+          await fsyncDir(deps.audioDir)
+          const stat = await lstat(join(deps.audioDir, filename))
+          current.set(key, trackOf(filename, meta, stat))
+          excluded.delete(filename)
+          return true
+        } finally {
+          await rm(temp, { force: true })
+        }
       })
     },
 

@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { TrackError } from '../../lib/track-error.js'
 import resetRoutes from './reset.js'
 import trackAdminRoutes from './tracks.js'
+import backupRoutes from './backup.js'
 
 const UNAUTHORIZED = 401
 const REALM = 'Bearer realm="ephemeral-audio"'
@@ -42,6 +43,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
 
   await fastify.register(resetRoutes)
   await fastify.register(trackAdminRoutes)
+  await fastify.register(backupRoutes)
 }
 
 export default admin

@@ -242,6 +242,18 @@ t.test('uploadTrack, getTrack, updateTrack and deleteTrack', async t => {
   t.equal((await api.DELETE('/tracks/{filename}', { ...file('d.wav'), ...admin })).response.status, 404)
 })
 
+t.test('downloadBackup and restoreBackup', async t => {
+  const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }
+  const backup = await api.GET('/admin/backup', { ...admin, parseAs: 'arrayBuffer' })
+  t.equal(backup.response.status, 200)
+  const archive = Buffer.from(present(backup.data) as ArrayBuffer)
+  const restore = await api.POST('/admin/restore', { ...admin, params: { query: { mode: 'merge' } }, body: archive as unknown as string, bodySerializer: (body: unknown) => body as Buffer })
+  t.equal(restore.response.status, 200)
+  t.same(present(restore.data).restored, [])
+  const bad = await api.POST('/admin/restore', { ...admin, body: 'not an archive', bodySerializer: (body: unknown) => body as string })
+  t.equal(bad.response.status, 422)
+})
+
 t.test('disk trouble and files replaced under a request answer as documented', async t => {
   const { app, audioDir } = main
   const wav = app.wav
