@@ -12,7 +12,11 @@ import {
 export interface BackupEntry {
   /** The track's metadata, taken together with the opening of its pristine copy (under the track's gate). */
   metadata: TrackMetadata
-  /** Opens the pristine copy; called once, when the archive reaches this track. */
+  /**
+   * Opens the pristine copy; called exactly once for every entry taken from
+   * the listing, when the archive reaches it. The stream is always read to its
+   * end or destroyed, even when the entry is refused or the reader has gone.
+   */
   pristine: () => Promise<Readable> | Readable
   /** The pristine copy's size in bytes: the tar header is written before the bytes. */
   size: number
@@ -42,8 +46,8 @@ const FILE_MODE = 0o644
  * A failure (a pristine copy whose size differs from `size`, a name or
  * metadata a restore would refuse, a read error) destroys the stream with the
  * error, so the client receives a truncated gzip that no reader accepts.
- * Destroying the stream early stops the work and closes the open file and the
- * `entries` iterator.
+ * Destroying the stream early stops the work: the open file is closed, no
+ * other is opened, and the `entries` iterator is closed.
  */
 export function createBackupStream (entries: AsyncIterable<BackupEntry> | Iterable<BackupEntry>, info: BackupInfo): Readable {
   const pack = tarPack()
@@ -76,16 +80,17 @@ async function writeArchive (pack: Pack, entries: AsyncIterable<BackupEntry> | I
   const seen = new Set<string>()
   for await (const entry of entries) {
     const { metadata, size } = entry
-    const problem = metadataProblem(metadata)
-    if (problem !== undefined) throw new Error(`backup: the metadata of ${JSON.stringify(metadata.filename)} would not be restored: ${problem}`)
-    if (seen.has(nameKey(metadata.filename))) throw new Error(`backup: ${JSON.stringify(metadata.filename)} is given twice`)
-    if (size !== metadata.file.size) throw new Error(`backup: the pristine copy of ${JSON.stringify(metadata.filename)} is ${size} bytes but its metadata says ${metadata.file.size}`)
-    seen.add(nameKey(metadata.filename))
-    // The reader went away while the listing was read: open nothing more.
-    if (closed()) throw new Error('backup: the archive was closed')
-    const path = trackPath(metadata.filename)
-    const sha256 = await writeFileEntry(pack, path, size, now, await entry.pristine())
-    tracks.push({ metadata, pristine: { path, size, sha256 } })
+    // Called for every entry, even one refused below: a caller may have opened the file already (under the track's gate).
+    const source = await entry.pristine()
+    try {
+      const problem = entryProblem(entry, seen) ?? (closed() ? 'the archive was closed' : undefined)
+      if (problem !== undefined) throw new Error(`backup: ${problem}`)
+      seen.add(nameKey(metadata.filename))
+      const path = trackPath(metadata.filename)
+      tracks.push({ metadata, pristine: { path, size, sha256: await writeFileEntry(pack, path, size, now, source) } })
+    } finally {
+      source.destroy() // a no-op once read to its end
+    }
   }
   const manifest: BackupManifest = {
     format: BACKUP_FORMAT,
@@ -100,19 +105,23 @@ async function writeArchive (pack: Pack, entries: AsyncIterable<BackupEntry> | I
   pack.finalize()
 }
 
+/** Why an entry would make a backup that a restore refuses, or undefined. */
+function entryProblem ({ metadata, size }: BackupEntry, seen: Set<string>): string | undefined {
+  const name = JSON.stringify(metadata.filename)
+  const problem = metadataProblem(metadata)
+  if (problem !== undefined) return `the metadata of ${name} would not be restored: ${problem}`
+  if (seen.has(nameKey(metadata.filename))) return `${name} is given twice`
+  if (size !== metadata.file.size) return `the pristine copy of ${name} is ${size} bytes but its metadata says ${metadata.file.size}`
+  return undefined
+}
+
 /** Stream `source` into a tar entry of `size` bytes; its SHA-256 in hex. */
 async function writeFileEntry (pack: Pack, name: string, size: number, mtime: Date, source: Readable): Promise<string> {
   const hash = createHash('sha256')
   let written = 0
   const [done, settle] = settled()
-  let sink: ReturnType<Pack['entry']>
-  try {
-    // tar-stream calls back once the entry is whole, or with an error when it (or the archive) is destroyed.
-    sink = pack.entry({ name, size, mode: FILE_MODE, mtime, type: 'file' }, settle)
-  } catch (err) {
-    source.destroy()
-    throw err
-  }
+  // tar-stream calls back once the entry is whole, or with an error when it (or the archive) is destroyed.
+  const sink = pack.entry({ name, size, mode: FILE_MODE, mtime, type: 'file' }, settle)
   sink.on('error', () => {}) // reported through settle
   try {
     for await (const chunk of source) {

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import type { ReadStream } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
@@ -163,17 +164,22 @@ t.test('createBackupStream', async t => {
     t.ok(listingClosed, 'and the listing')
   })
 
-  t.test('a reader gone while the listing waits (for a track gate, say) opens no more files', async t => {
+  t.test('a reader gone while the listing waits (for a track gate, say) reads no more files, and closes every one it was given', async t => {
     const [a, b] = entriesOf(await library(t)) as [BackupEntry, BackupEntry]
     let gateOpen = () => {}
     const gate = new Promise<void>(resolve => { gateOpen = resolve })
-    let opened = 0
+    const opened: ReadStream[] = []
+    const open = (entry: BackupEntry) => () => {
+      const stream = entry.pristine() as ReadStream
+      opened.push(stream)
+      return stream
+    }
     let listingClosed = false
     const entries = (async function * (): AsyncGenerator<BackupEntry> {
       try {
-        yield { ...a, pristine: () => { opened++; return a.pristine() } }
+        yield { ...a, pristine: open(a) }
         await gate
-        yield { ...b, pristine: () => { opened++; return b.pristine() } }
+        yield { ...b, pristine: open(b) }
       } finally {
         listingClosed = true
       }
@@ -184,8 +190,18 @@ t.test('createBackupStream', async t => {
     output.destroy()
     gateOpen()
     await new Promise(resolve => setTimeout(resolve, 50))
-    t.equal(opened, 1, 'only the first track was opened')
+    t.equal(opened.length, 2, 'the caller opened both')
+    t.ok(opened.every(stream => stream.destroyed), 'both are closed')
+    t.equal(opened[1]?.bytesRead, 0, 'nothing of the second was read')
     t.ok(listingClosed)
+  })
+
+  t.test('an entry refused is closed too', async t => {
+    const [a] = entriesOf(await library(t)) as [BackupEntry]
+    let stream: ReadStream | undefined
+    const refused = { ...a, size: a.size + 1, pristine: () => (stream = a.pristine() as ReadStream) }
+    t.match(await failureOf(createBackupStream([refused], { serviceVersion: '2.0.0' })), { message: /is \d+ bytes but its metadata says/ })
+    t.ok(stream?.destroyed)
   })
 
   t.test('a backup stream consumed by a file keeps its bytes', async t => {
