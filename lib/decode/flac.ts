@@ -17,6 +17,7 @@ interface StreamInfo {
 const STREAMINFO_END = 42
 /** The decoder hands out 32-bit floats: exact up to 24-bit samples, not beyond. */
 const MAX_BITS = 24
+const FEED_BYTES = 4096
 
 export function parseStreamInfo (head: Buffer): StreamInfo {
   const blockType = (head[4] as number) & 0x7f
@@ -76,7 +77,11 @@ export async function decodeFlac (source: ByteSource, sink: WavSink): Promise<vo
   }
   try {
     take(await decoder.decode(head))
-    for await (const chunk of source.chunks()) take(await decoder.decode(chunk))
+    for await (const chunk of source.chunks()) {
+      // In small slices: what one call decodes (all the frames it completes)
+      // stays small even where a few bytes make a whole frame (silence).
+      for (let at = 0; at < chunk.length; at += FEED_BYTES) take(await decoder.decode(chunk.subarray(at, at + FEED_BYTES)))
+    }
     take(await decoder.flush())
   } finally {
     decoder.free()

@@ -1,12 +1,18 @@
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads'
 import type { AudioFormat } from './formats.js'
+import { unplayable } from './upload-error.js'
 import { deserialiseError, type DecodedFormat, type FromJob, type JobStart, type ToJob } from './protocol.js'
-import { acquireWorker, discardWorker, releaseWorker } from './worker-pool.js'
+import { decoderWorkers, type WorkerPool } from './worker-pool.js'
 
 /** Bytes sent to the worker and not yet taken by its decoder: what a slow decoder makes us hold. */
 const MAX_IN_FLIGHT = 1 << 20
 /** A job that does not answer a cancel in this time is stopped with its worker. */
 const CANCEL_MS = 5_000
+
+export interface JobOptions {
+  pool?: WorkerPool
+  cancelMs?: number
+}
 
 /** One decoding job on a worker, seen from the main thread. */
 export class DecodeJob {
@@ -20,9 +26,13 @@ export class DecodeJob {
   private ended = false
   private readonly onError: (err: Error) => void
   private readonly onExit: (code: number) => void
+  private readonly pool: WorkerPool
+  private readonly cancelMs: number
 
-  constructor (format: AudioFormat, fd: number, maxFileBytes: number) {
-    this.worker = acquireWorker()
+  constructor (format: AudioFormat, fd: number, maxFileBytes: number, options: JobOptions = {}) {
+    this.pool = options.pool ?? decoderWorkers
+    this.cancelMs = options.cancelMs ?? CANCEL_MS
+    this.worker = this.pool.acquire()
     const { port1, port2 } = new MessageChannel()
     this.port = port1
     let resolve!: (decoded: DecodedFormat | undefined) => void
@@ -42,7 +52,9 @@ export class DecodeJob {
         case 'cancelled': this.end(true, () => reject(new Error('the decoding job was cancelled')))
       }
     })
-    this.onError = err => this.end(false, () => reject(err))
+    this.onError = err => this.end(false, () => reject((err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY'
+      ? unplayable('decoding this file needs more memory than the service gives one upload')
+      : err))
     this.onExit = code => this.end(false, () => reject(new Error(`the decoder worker stopped (exit code ${code})`)))
     this.worker.once('error', this.onError)
     this.worker.once('exit', this.onExit)
@@ -56,8 +68,8 @@ export class DecodeJob {
     this.worker.off('error', this.onError)
     this.worker.off('exit', this.onExit)
     this.port.close()
-    if (workerSound) releaseWorker(this.worker)
-    else discardWorker(this.worker).catch(() => {})
+    if (workerSound) this.pool.release(this.worker)
+    else this.pool.discard(this.worker).catch(() => {})
     this.notify()
     settle()
   }
@@ -91,7 +103,7 @@ export class DecodeJob {
     if (this.ended) return
     this.port.postMessage({ type: 'cancel' } satisfies ToJob)
     let timer: NodeJS.Timeout | undefined
-    const late = new Promise<boolean>(resolve => { timer = setTimeout(resolve, CANCEL_MS, true) })
+    const late = new Promise<boolean>(resolve => { timer = setTimeout(resolve, this.cancelMs, true) })
     const tooLate = await Promise.race([this.result.then(() => false, () => false), late])
     clearTimeout(timer)
     if (tooLate) {

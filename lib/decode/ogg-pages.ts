@@ -38,19 +38,22 @@ export class OggPages {
   private offset = 0
   private ended = false
 
-  /** The whole pages completed by `chunk`, as one buffer (possibly empty). */
-  push (chunk: Uint8Array): Buffer {
+  /** The whole pages completed by `chunk`. */
+  push (chunk: Uint8Array): Buffer[] {
     const data = this.carry.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.carry, chunk])
+    const pages: Buffer[] = []
     let at = 0
     for (;;) {
       const length = this.pageLength(data, at)
       if (length === undefined) break
-      this.checkPage(data.subarray(at, at + length))
+      const page = data.subarray(at, at + length)
+      this.checkPage(page)
+      pages.push(page)
       at += length
       this.offset += length
     }
     this.carry = Buffer.from(data.subarray(at))
-    return data.subarray(0, at)
+    return pages
   }
 
   /** Call at the end of the input. */

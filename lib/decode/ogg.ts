@@ -1,7 +1,8 @@
 import type { ByteSource } from './byte-source.js'
 import { OggPages } from './ogg-pages.js'
 import { floatToInt16 } from './pcm-convert.js'
-import { corrupt } from './upload-error.js'
+import { WAV_LIMITS } from '../riff.js'
+import { corrupt, unplayable } from './upload-error.js'
 import type { WavSink } from './wav-sink.js'
 
 interface OggDecoded {
@@ -27,6 +28,16 @@ async function createDecoder (codec: 'vorbis' | 'opus'): Promise<OggDecoder> {
   return new OggOpusDecoder()
 }
 
+/** Refuse a stream of more channels than the service plays before decoding any of it. */
+function checkChannels (codec: 'vorbis' | 'opus', firstPage: Buffer): void {
+  const packet = 27 + (firstPage[26] as number)
+  // Vorbis: "\x01vorbis", version (4), channels; Opus: "OpusHead", version (1), channels.
+  const channels = firstPage[packet + (codec === 'vorbis' ? 11 : 9)]
+  if (channels !== undefined && channels > WAV_LIMITS.maxChannels) {
+    throw unplayable(`the stream has ${channels} channels; the service plays 1 to ${WAV_LIMITS.maxChannels}`)
+  }
+}
+
 /**
  * Ogg Vorbis (at its own rate) or Ogg Opus (at 48 kHz, as Opus decodes) to
  * 16-bit PCM. The decoders are gapless: Opus drops the header's pre-skip, and
@@ -46,8 +57,13 @@ export async function decodeOgg (codec: 'vorbis' | 'opus', source: ByteSource, s
   }
   try {
     for await (const chunk of source.chunks()) {
-      const whole = pages.push(chunk)
-      if (whole.length > 0) take(await decoder.decode(whole))
+      // Page by page: a page holds at most 255 packets, so what one call
+      // decodes stays small, even for pages of near-silence (a kilobyte of
+      // Opus can hold 30 s of it).
+      for (const page of pages.push(chunk)) {
+        if (page.readUInt32LE(18) === 0) checkChannels(codec, page)
+        take(await decoder.decode(page))
+      }
     }
     pages.end()
     take(await decoder.flush())

@@ -188,7 +188,11 @@ t.test('Ogg refusals', async t => {
       ['junk between pages', Buffer.concat([bytes.subarray(0, third), Buffer.from('junk'), bytes.subarray(third)]), 'EA_CORRUPT_AUDIO', /no page starts at byte/],
       ['no first page', bytes.subarray(page(1)[0]), 'EA_CORRUPT_AUDIO', /does not start with a beginning-of-stream page/],
       ['two streams, one after the other', Buffer.concat([bytes, bytes]), 'EA_UNSUPPORTED_FORMAT', /several streams/],
-      ['an unknown page version', edited(bytes, b => { b[4] = 1; b.writeUInt32LE(oggCrc(b.subarray(0, page(0)[1])), 22) }), 'EA_CORRUPT_AUDIO', /unknown version 1/]
+      ['an unknown page version', edited(bytes, b => { b[4] = 1; b.writeUInt32LE(oggCrc(b.subarray(0, page(0)[1])), 22) }), 'EA_CORRUPT_AUDIO', /unknown version 1/],
+      ['65 channels', edited(bytes, b => {
+        b[28 + (codec === 'ogg-vorbis' ? 11 : 9)] = 65
+        b.writeUInt32LE(oggCrc(b.subarray(0, page(0)[1])), 22)
+      }), 'EA_UNPLAYABLE_AUDIO', /65 channels; the service plays 1 to 64/]
     ]
     for (const [name, broken, code, message] of cases) {
       const err = await refusal(codec, broken)
