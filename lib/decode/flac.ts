@@ -18,6 +18,7 @@ const STREAMINFO_END = 42
 /** The decoder hands out 32-bit floats: exact up to 24-bit samples, not beyond. */
 const MAX_BITS = 24
 const FEED_BYTES = 4096
+const ID3V1_LENGTH = 128
 
 export function parseStreamInfo (head: Buffer): StreamInfo {
   const blockType = (head[4] as number) & 0x7f
@@ -76,12 +77,21 @@ export async function decodeFlac (source: ByteSource, sink: WavSink): Promise<vo
     frames += decoded.samplesDecoded
   }
   try {
-    take(await decoder.decode(head))
-    for await (const chunk of source.chunks()) {
+    const feed = async (bytes: Uint8Array): Promise<void> => {
       // In small slices: what one call decodes (all the frames it completes)
       // stays small even where a few bytes make a whole frame (silence).
-      for (let at = 0; at < chunk.length; at += FEED_BYTES) take(await decoder.decode(chunk.subarray(at, at + FEED_BYTES)))
+      for (let at = 0; at < bytes.length; at += FEED_BYTES) take(await decoder.decode(bytes.subarray(at, at + FEED_BYTES)))
     }
+    await feed(head)
+    // The last bytes are held back: an ID3v1 tag some taggers append would
+    // spoil the last frame (its checksum is taken up to the end of the input).
+    let tail = Buffer.alloc(0)
+    for await (const chunk of source.chunks()) {
+      const bytes = Buffer.concat([tail, chunk])
+      await feed(bytes.subarray(0, Math.max(0, bytes.length - ID3V1_LENGTH)))
+      tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - ID3V1_LENGTH)))
+    }
+    if (!(tail.length === ID3V1_LENGTH && tail.toString('latin1', 0, 3) === 'TAG')) await feed(tail)
     take(await decoder.flush())
   } finally {
     decoder.free()
@@ -89,7 +99,7 @@ export async function decodeFlac (source: ByteSource, sink: WavSink): Promise<vo
   if (frames === 0 && info.totalFrames !== 0) throw corrupt('the FLAC stream is corrupt: not one frame after its header could be decoded')
   if (info.totalFrames !== 0 && frames !== info.totalFrames) {
     throw corrupt(frames < info.totalFrames
-      ? `the FLAC file is truncated: ${frames} of the ${info.totalFrames} frames its STREAMINFO announces could be decoded`
+      ? `the FLAC file is truncated (or its end damaged): ${frames} of the ${info.totalFrames} frames its STREAMINFO announces could be decoded`
       : `the FLAC file holds ${frames} frames; its STREAMINFO announces ${info.totalFrames}`)
   }
   if (info.md5.some(b => b !== 0) && !md5.digest().equals(info.md5)) {

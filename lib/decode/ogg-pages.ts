@@ -29,7 +29,8 @@ export function oggCrc (page: Uint8Array): number {
  * Splits an Ogg stream into whole pages as it arrives and checks what the
  * decoders let pass silently: the capture pattern, each page's CRC, the page
  * sequence (no page lost), one logical stream, and an end-of-stream page (the
- * file is complete).
+ * file is complete). Bytes after the end-of-stream page that are not a page
+ * (an ID3v1 tag) are ignored; another stream there is refused.
  */
 export class OggPages {
   private carry: Buffer = Buffer.alloc(0)
@@ -37,9 +38,12 @@ export class OggPages {
   private sequence = -1
   private offset = 0
   private ended = false
+  /** Bytes after the last page: a tag some taggers append, ignored. */
+  private trailer = false
 
   /** The whole pages completed by `chunk`. */
   push (chunk: Uint8Array): Buffer[] {
+    if (this.trailer) return []
     const data = this.carry.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.carry, chunk])
     const pages: Buffer[] = []
     let at = 0
@@ -52,7 +56,7 @@ export class OggPages {
       at += length
       this.offset += length
     }
-    this.carry = Buffer.from(data.subarray(at))
+    this.carry = this.trailer ? Buffer.alloc(0) : Buffer.from(data.subarray(at))
     return pages
   }
 
@@ -65,6 +69,10 @@ export class OggPages {
   private pageLength (data: Buffer, at: number): number | undefined {
     if (data.length - at < 4) return undefined
     if (data.toString('latin1', at, at + 4) !== 'OggS') {
+      if (this.ended) {
+        this.trailer = true
+        return undefined
+      }
       throw corrupt(`the Ogg stream is corrupt: no page starts at byte ${this.offset}`)
     }
     if (data.length - at < HEADER_LENGTH) return undefined

@@ -127,10 +127,10 @@ t.test('FLAC refusals', async t => {
   // STREAMINFO: rate (20 bits) at byte 18, channels and bits-per-sample in 20-21, total samples in 21-25, MD5 at 26.
   const cases: Array<[string, Buffer, string, RegExp]> = [
     ['cut inside STREAMINFO', flac.subarray(0, 30), 'EA_CORRUPT_AUDIO', /ends inside its STREAMINFO/],
-    ['cut in the middle', flac.subarray(0, Math.floor(flac.length / 2)), 'EA_CORRUPT_AUDIO', /truncated: \d+ of the 44100 frames/],
+    ['cut in the middle', flac.subarray(0, Math.floor(flac.length / 2)), 'EA_CORRUPT_AUDIO', /truncated \(or its end damaged\): \d+ of the 44100 frames/],
     ['garbage after STREAMINFO', Buffer.concat([flac.subarray(0, 42), Buffer.alloc(5000, 0x5a)]), 'EA_CORRUPT_AUDIO', /not one frame/],
     ['no STREAMINFO first', edited(flac, b => { b[4] = 0x04 }), 'EA_CORRUPT_AUDIO', /does not start with its STREAMINFO/],
-    ['more frames announced', edited(flac, b => { b.writeUInt32BE(44101, 22) }), 'EA_CORRUPT_AUDIO', /truncated: 44100 of the 44101 frames/],
+    ['more frames announced', edited(flac, b => { b.writeUInt32BE(44101, 22) }), 'EA_CORRUPT_AUDIO', /truncated \(or its end damaged\): 44100 of the 44101 frames/],
     ['fewer frames announced', edited(flac, b => { b.writeUInt32BE(44000, 22) }), 'EA_CORRUPT_AUDIO', /holds 44100 frames; its STREAMINFO announces 44000/],
     ['wrong MD5', edited(flac, b => { b[30] = (b[30] as number) ^ 1 }), 'EA_CORRUPT_AUDIO', /MD5 signature/],
     ['damaged frame', edited(flac, b => { b.fill(0x33, 20000, 20040) }), 'EA_CORRUPT_AUDIO', /corrupt|truncated|MD5/],
@@ -143,6 +143,17 @@ t.test('FLAC refusals', async t => {
     t.equal(err.code, code, name)
     t.match(err.message, message, name)
   }
+})
+
+t.test('an ID3v1 tag after the audio (some taggers add one to any file) is ignored', async t => {
+  const tag = Buffer.alloc(128)
+  tag.write('TAG', 'latin1')
+  for (const [format, bytes] of [['flac', file.flac], ['ogg-opus', file.opus], ['ogg-vorbis', file.vorbis]] as const) {
+    const plain = await decodeHere(format, bytes)
+    const tagged = await decodeHere(format, Buffer.concat([bytes, tag]), { sizes: [1000, 3] })
+    t.same(tagged.decoded, plain.decoded, format)
+  }
+  t.match(await refusal('flac', Buffer.concat([file.flac, Buffer.alloc(300, 0x41)])), { message: /truncated \(or its end damaged\)/ }, 'other bytes after FLAC frames spoil the last one')
 })
 
 t.test('MP3 refusals', async t => {
