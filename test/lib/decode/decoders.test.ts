@@ -257,6 +257,22 @@ t.test('AIFF: odd chunks are skipped, an SSND offset honoured, 12-bit samples ke
   t.same([...(await wavOf(out)).data], [0x34, 0x12, 0xdc, 0xfe, 0x10, 0x00, 0x00, 0x80])
 })
 
+t.test('AIFF sample formats to WAV byte order', async t => {
+  const cases: Array<[string, Buffer, number[], { bitsPerSample: number, encoding: string }]> = [
+    ['8-bit signed to unsigned', aiff('AIFF', ['COMM', comm(1, 2, 8)], ['SSND', ssnd(Buffer.from([0x80, 0x7f]))]), [0x00, 0xff], { bitsPerSample: 8, encoding: 'int' }],
+    ['24-bit big-endian', aiff('AIFF', ['COMM', comm(1, 1, 24)], ['SSND', ssnd(Buffer.from([0x12, 0x34, 0x56]))]), [0x56, 0x34, 0x12], { bitsPerSample: 24, encoding: 'int' }],
+    ['32-bit big-endian', aiff('AIFF', ['COMM', comm(1, 1, 32)], ['SSND', ssnd(Buffer.from([1, 2, 3, 4]))]), [4, 3, 2, 1], { bitsPerSample: 32, encoding: 'int' }],
+    ['sowt (little-endian) as it is', aiff('AIFC', ['COMM', comm(1, 1, 16, 'sowt')], ['SSND', ssnd(Buffer.from([1, 2]))]), [1, 2], { bitsPerSample: 16, encoding: 'int' }],
+    ['fl32', aiff('AIFC', ['COMM', comm(1, 1, 32, 'fl32')], ['SSND', ssnd(Buffer.from([0x3f, 0x00, 0x00, 0x00]))]), [0, 0, 0, 0x3f], { bitsPerSample: 32, encoding: 'float' }],
+    ['FL64', aiff('AIFC', ['COMM', comm(1, 1, 0, 'FL64')], ['SSND', ssnd(Buffer.from([0x3f, 0xe0, 0, 0, 0, 0, 0, 0]))]), [0, 0, 0, 0, 0, 0, 0xe0, 0x3f], { bitsPerSample: 64, encoding: 'float' }]
+  ]
+  for (const [name, bytes, samples, format] of cases) {
+    const { decoded, out } = await decodeHere('aiff', bytes)
+    t.match(decoded, format, name)
+    t.same([...(await wavOf(out)).data], samples, name)
+  }
+})
+
 t.test('AIFF refusals', async t => {
   const sound = Buffer.alloc(16)
   const cases: Array<[string, Buffer, string, RegExp]> = [
