@@ -50,7 +50,7 @@ const STREAMING_DATA_SIZE = 0xffffffff
  */
 export async function decodeToWav (input: Input, outPath: string, options: DecodeOptions): Promise<DecodedAudio> {
   const { maxBytes, maxOutputBytes = MAX_WAV_BYTES, signal } = options
-  if (!(maxBytes >= 0) || !(maxOutputBytes > 0)) throw new RangeError('decodeToWav: maxBytes and maxOutputBytes must be positive numbers')
+  if (!(maxBytes >= 0) || !(maxOutputBytes > 0)) throw new RangeError('decodeToWav: maxBytes must be 0 or more, maxOutputBytes more than 0')
   signal?.throwIfAborted()
   // Read back too: a WAV upload is checked with readWavLayout once written.
   const file = await open(outPath, 'wx+')
