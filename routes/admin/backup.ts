@@ -78,8 +78,8 @@ const backup: FastifyPluginAsyncTypebox = async (fastify) => {
         response: {
           200: jsonResponse('The tracks restored and the ones left alone', 'RestoreResult', restoreResultExample),
           ...auth,
-          413: errorResponse('The archive unpacks to more than the service accepts', { statusCode: 413, error: 'Payload Too Large', message: 'the archive unpacks to more than 4294967296 bytes', code: 'EA_BACKUP_TOO_LARGE' }),
-          422: errorResponse('Not a valid backup; nothing was changed', { statusCode: 422, error: 'Unprocessable Entity', message: 'tracks/a.wav: its SHA-256 does not match the manifest', code: 'EA_BAD_BACKUP' }),
+          413: errorResponse('The archive unpacks to more than the service accepts', { statusCode: 413, error: 'Payload Too Large', message: 'Backup too large: it unpacks to more than 4294967296 bytes', code: 'EA_BACKUP_TOO_LARGE' }),
+          422: errorResponse('Not a valid backup; nothing was changed', { statusCode: 422, error: 'Unprocessable Entity', message: 'Invalid backup: tracks/a.wav does not match its SHA-256 in manifest.json (checksum mismatch)', code: 'EA_BAD_BACKUP' }),
           503: errorResponse('The disk is full, read-only or not writable', errorExamples.diskFull, retryLaterHeaders)
         }
       }
