@@ -7,12 +7,14 @@
  * It prints, per format, the decode time (and times real time) and the
  * growth of the process's RSS (main thread and worker together) over a
  * baseline taken after a warm-up decode: constant memory means that growth
- * stays flat, whatever the length.
+ * stays flat, whatever the length. And the main thread's event-loop delay
+ * meanwhile: what listeners would feel.
  */
 import { createReadStream } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { decodeToWav } from '../../../lib/decode/index.js'
 import { ffmpeg } from './fixtures.js'
@@ -52,10 +54,14 @@ try {
     const baseline = process.memoryUsage().rss
     let peak = baseline
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 10)
+    // What listeners would feel: the main thread's event-loop delay while the worker decodes.
+    const delay = monitorEventLoopDelay({ resolution: 5 })
+    delay.enable()
     const started = performance.now()
     const audio = await decodeToWav(createReadStream(source), out, { maxBytes: 2 ** 32 })
     const elapsed = (performance.now() - started) / 1000
     clearInterval(sampler)
+    delay.disable()
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
     console.log([
       format.padEnd(6),
@@ -64,6 +70,7 @@ try {
       `${audio.frames} frames`,
       `${elapsed.toFixed(2)} s (${(audio.frames / audio.sampleRate / elapsed).toFixed(0)}x real time)`,
       `RSS +${mib(peak - baseline)} MiB (peak ${mib(peak)} MiB)`,
+      `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
       `(encoded by ffmpeg in ${encoded.toFixed(1)} s)`
     ].join('  '))
     await rm(out)
