@@ -19,6 +19,12 @@ import { parseArgs } from 'node:util'
 import { decodeToWav } from '../../../lib/decode/index.js'
 import { ffmpeg } from './fixtures.js'
 
+// `tap test/lib/decode` runs every file in the folder: this one only by hand.
+if (process.env.TAP === '1') {
+  console.log('1..0 # a benchmark, run by hand')
+  process.exit(0)
+}
+
 const { values: args } = parseArgs({
   options: {
     minutes: { type: 'string', default: '20' },
