@@ -74,6 +74,8 @@ function groupByTrack (records: PlayRecord[]): Map<string, { segments: Map<numbe
 export default fp(async function recoveryPlugin (fastify) {
   const { tracks, degrader, log, journalLeftovers, config } = fastify
   await recover({ tracks, degrader, log }, journalLeftovers)
-  await tracks.startPreparing()
   degrader.startCheckpoints(config.checkpointIntervalMs, log)
+  // Once every plugin and route is registered, just before listening: the library's preparation
+  // (copies and fsyncs) must not compete with the rest of start-up.
+  fastify.addHook('onReady', async () => { await tracks.startPreparing() })
 }, { name: 'recovery', dependencies: ['track-store', 'degrader'] })
