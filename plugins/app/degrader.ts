@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { EventEmitter } from 'node:events'
+import type { Stats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Mutex } from 'async-mutex'
@@ -33,6 +34,10 @@ const EARLY_FLUSH_SHARE = 4
 
 /** A play finds its track replaced at most this many times in a row before it gives up (409). */
 const MAX_IDENTITY_RETRIES = 5
+// Header bytes compared after each write: enough for RIFF, fmt and a fact chunk.
+const HEADER_CHECK_BYTES = 512
+
+interface TrackHandles { audio: FileHandle, pristine: FileHandle, header: Buffer }
 
 /** The file at the track's path is no longer the track's file: its identity must be refreshed. */
 class FileChanged extends Error {}
@@ -69,7 +74,7 @@ export interface PlayResult {
 export function createDegrader (deps: DegraderDeps) {
   const { tracks, locks, wav, journal, cache } = deps
   // Per identity (track_id): a replaced file's handles can never serve its successor.
-  const handles = new Map<string, Promise<{ audio: FileHandle, pristine: FileHandle }>>()
+  const handles = new Map<string, Promise<TrackHandles>>()
   // Per counts array: a track whose metadata is replaced (restartAsNew) starts a new tally.
   // Once the service runs, counts change only through play().
   const tallies = new WeakMap<number[], DegradationTally>()
@@ -107,12 +112,13 @@ export function createDegrader (deps: DegraderDeps) {
   }
 
   /** Open the track's files, checking that the audio is still the file this identity was made for. */
-  async function openHandles (track: Track): Promise<{ audio: FileHandle, pristine: FileHandle }> {
+  async function openHandles (track: Track): Promise<TrackHandles> {
     const audio = await wav.openForUpdate(track.path)
     try {
       const stat = await audio.stat()
       if (stat.ino !== track.inode.ino || stat.dev !== track.inode.dev) throw new FileChanged()
-      return { audio, pristine: await wav.openForRead(track.pristinePath) }
+      const header = await readHeader(audio, track)
+      return { audio, pristine: await wav.openForRead(track.pristinePath), header }
     } catch (err) {
       await audio.close()
       throw err
@@ -132,7 +138,7 @@ export function createDegrader (deps: DegraderDeps) {
 
   /** Render segment `index` at its current count and write it in place: only its bytes change. */
   async function render (track: Track, index: number): Promise<void> {
-    const { audio, pristine } = await handlesOf(track)
+    const { audio, pristine, header } = await handlesOf(track)
     const m = track.meta
     const span = segmentSpan(m.layout, m.segment_duration, index)
     const buffer = spareBuffer(span.byteLength)
@@ -146,7 +152,7 @@ export function createDegrader (deps: DegraderDeps) {
         ratePercent: deps.ratePercent
       })
       try {
-        await writeOwn(track, audio, span.byteOffset, frames)
+        await writeOwn(track, audio, header, span.byteOffset, frames)
       } catch (err) {
         // The segment on disk may be half written: memory must not claim to know it.
         cache.drop(track)
@@ -166,16 +172,38 @@ export function createDegrader (deps: DegraderDeps) {
    * the mtime our write left. One write per track at a time, so that a copy
    * made over the file in place between two of our writes is never taken for
    * one of them.
+   *
+   * A copy that lands inside our own stat-write-stat window cannot be told
+   * from our write by its mtime (nothing locks a file against other writers),
+   * so the size, link count and header are checked again after the write: a
+   * different file is then retired at this play, and at most this one
+   * segment of it holds the old track's audio.
    */
-  async function writeOwn (track: Track, audio: FileHandle, position: number, frames: Buffer): Promise<void> {
+  async function writeOwn (track: Track, audio: FileHandle, header: Buffer, position: number, frames: Buffer): Promise<void> {
     let lock = writeLocks.get(track.id)
     if (lock === undefined) writeLocks.set(track.id, lock = new Mutex())
     await lock.runExclusive(async () => {
       const before = await audio.stat()
-      if (before.mtimeMs !== track.knownMtimeMs || before.size !== track.meta.file.size || before.nlink !== 1) throw new FileChanged()
+      if (!stillOurs(track, before)) throw new FileChanged()
       await wav.writeSpan(audio, position, frames)
-      track.knownMtimeMs = (await audio.stat()).mtimeMs
+      const after = await audio.stat()
+      if (!stillOurs(track, after, after.mtimeMs) || !(await readHeader(audio, track)).equals(header)) {
+        track.knownMtimeMs = Number.NaN
+        throw new FileChanged()
+      }
+      track.knownMtimeMs = after.mtimeMs
     })
+  }
+
+  function stillOurs (track: Track, stat: Stats, mtimeMs = track.knownMtimeMs): boolean {
+    return stat.mtimeMs === mtimeMs && stat.size === track.meta.file.size && stat.nlink === 1
+  }
+
+  /** The bytes before the audio (up to 512): a copy in another format differs here. */
+  async function readHeader (audio: FileHandle, track: Track): Promise<Buffer> {
+    const length = Math.min(track.meta.layout.dataOffset, HEADER_CHECK_BYTES)
+    const { buffer, bytesRead } = await audio.read(Buffer.alloc(length), 0, length, 0)
+    return buffer.subarray(0, bytesRead)
   }
 
   function noteUnflushed (track: Track, index: number, bytes: number): void {
