@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Type } from 'typebox'
@@ -7,7 +7,7 @@ import { errorExamples } from '../../schemas/error.js'
 import { errorResponse, jsonResponse, retryLaterHeaders, wwwAuthenticateHeaders } from '../../schemas/responses.js'
 import { restoreResultExample, type RestoreResult } from '../../schemas/backup.js'
 import { createBackupStream, readBackup, type BackupEntry } from '../../lib/backup/index.js'
-import { validatorCompiler } from '../../plugins/app/validator.js'
+import { fileBodyValidator, rawBodyRoutes } from './raw-body.js'
 import pkg from '../../package.json' with { type: 'json' }
 
 const RESTORE_MAX_BYTES_FACTOR = 4
@@ -59,13 +59,9 @@ const backup: FastifyPluginAsyncTypebox = async (fastify) => {
       .send(createBackupStream(entries(), { serviceVersion: pkg.version }))
   })
 
-  await fastify.register(async function restores (untyped) {
-    const scope = untyped.withTypeProvider<TypeBoxTypeProvider>()
-    scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-
+  await rawBodyRoutes(fastify, scope => {
     scope.post('/admin/restore', {
-      validatorCompiler: route => route.httpPart === 'body' ? () => true : validatorCompiler(route),
+      validatorCompiler: fileBodyValidator,
       schema: {
         operationId: 'restoreBackup',
         tags: ['admin'],

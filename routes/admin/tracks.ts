@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { FilenameParams, TitleRequestSchema, trackExample, type Track } from '../../schemas/track.js'
 import { AdminHeaders } from '../../schemas/reset.js'
 import { errorExamples } from '../../schemas/error.js'
@@ -6,7 +6,7 @@ import { errorResponse, jsonResponse, retryLaterHeaders, wwwAuthenticateHeaders 
 import { trackSummary } from '../track-view.js'
 import { decodeToWav, SUPPORTED_FORMATS_TEXT } from '../../lib/decode/index.js'
 import { TrackError } from '../../lib/track-error.js'
-import { validatorCompiler } from '../../plugins/app/validator.js'
+import { fileBodyValidator, rawBodyRoutes } from './raw-body.js'
 import { Type } from 'typebox'
 
 const NO_CONTENT = 204
@@ -25,14 +25,10 @@ const trackAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   // The upload's body is the audio itself, whatever its Content-Type: read as a stream by the decoder, never buffered.
-  await fastify.register(async function uploads (untyped) {
-    const scope = untyped.withTypeProvider<TypeBoxTypeProvider>()
-    scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-
+  await rawBodyRoutes(fastify, scope => {
     scope.put('/tracks/:filename', {
       // The body schema documents the upload for OpenAPI; the bytes themselves are the decoder's to judge.
-      validatorCompiler: route => route.httpPart === 'body' ? () => true : validatorCompiler(route),
+      validatorCompiler: fileBodyValidator,
       schema: {
         operationId: 'uploadTrack',
         tags: ['admin'],
