@@ -124,13 +124,23 @@ export function createTrackStore (deps: StoreDeps) {
     track.inode.ino === stat.ino && track.inode.dev === stat.dev && track.meta.file.size === stat.size && track.knownMtimeMs === stat.mtimeMs && stat.nlink === 1
 
   async function makePristineCopy (path: string, pristinePath: string): Promise<void> {
-    // A name of its own per copy: two preparations must never share a temporary file.
+    const staged = await stagePristineCopy(path, pristinePath)
+    try {
+      await rename(staged, pristinePath)
+    } catch (err) {
+      await rm(staged, { force: true })
+      throw err
+    }
+  }
+
+  /** A durable copy of `path` beside `pristinePath`, under a name of its own: two preparations never share a temporary file. */
+  async function stagePristineCopy (path: string, pristinePath: string): Promise<string> {
     const temporary = `${pristinePath}.${randomUUID()}.copy.tmp`
     try {
       await copyFile(path, temporary, constants.COPYFILE_FICLONE)
       const handle = await open(temporary, 'r')
       try { await handle.sync() } finally { await handle.close() }
-      await rename(temporary, pristinePath)
+      return temporary
     } catch (err) {
       await rm(temporary, { force: true })
       throw err
@@ -657,14 +667,18 @@ export function createTrackStore (deps: StoreDeps) {
         if (mode === 'merge' && (known !== undefined || existing !== undefined)) return false
         if (known !== undefined && known.filename !== filename && mode === 'replace') await retire(known)
         const temp = join(deps.audioDir, `.upload-${randomUUID()}.wav`)
+        let stagedPristine: string | undefined
         try {
+          // Everything that takes space first: a full disk then leaves the existing track as it was.
           await copyFile(pristineFile, temp, constants.COPYFILE_FICLONE)
           const meta: TrackMetadata = { ...metadata, segment_duration: metadata.segment_duration }
           const rendered = await renderWholeTrack(wav, { path: temp, pristinePath: pristineFile, meta }, deps.ratePercent)
           meta.file = { size: rendered.size, mtime_ms: rendered.mtimeMs, ino: rendered.ino }
           delete meta.reset_pending
+          stagedPristine = await stagePristineCopy(pristineFile, join(deps.backupDir, filename))
           if (known !== undefined) await retire(known, false)
-          await makePristineCopy(pristineFile, join(deps.backupDir, filename))
+          await rename(stagedPristine, join(deps.backupDir, filename))
+          stagedPristine = undefined
           await store.save(meta)
           await rename(temp, join(deps.audioDir, filename))
           await fsyncDir(deps.audioDir)
@@ -674,6 +688,7 @@ export function createTrackStore (deps: StoreDeps) {
           return true
         } finally {
           await rm(temp, { force: true })
+          if (stagedPristine !== undefined) await rm(stagedPristine, { force: true })
         }
       })
     },
