@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url'
 import { writeManyTracks, writeTrack } from './lib/tracks.mjs'
 import { memoryOf, nginxPath, round, startNginx, startPeer, startService, stop, stopAll } from './lib/procs.mjs'
 import { combine, manyStreams, measure, paced, randomSegment, randomSegmentBody, rangeRequest } from './lib/load.mjs'
+import { UPLOAD_ENV, uploadDuringPlays, writeMp3 } from './lib/upload.mjs'
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'stream,degrade,memory,startup' },
+    only: { type: 'string', default: 'stream,degrade,upload,memory,startup' },
     seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
     label: { type: 'string', default: '' },
     // On a shared machine, a negative value (root only) lets other work disturb the figures less; children inherit it.
@@ -70,6 +71,7 @@ const work = await mkdtemp(join(tmpdir(), 'ephemeral-bench-'))
 await chmod(work, 0o755)
 try {
   if (only.has('stream') || only.has('degrade')) await streamAndDegrade()
+  if (only.has('upload')) await uploadCase()
   if (only.has('memory')) await memory()
   if (only.has('startup')) await startup()
 } finally {
@@ -138,6 +140,20 @@ async function streamAndDegrade () {
   } finally {
     await stop(ours)
     await rm(join(work, 'main'), { recursive: true, force: true })
+  }
+}
+
+async function uploadCase () {
+  const dirs = await folders('upload')
+  const track = await writeTrack(join(dirs.audioDir, 'track-60s.wav'), { seconds: 60 })
+  log('upload: encoding a 60-minute MP3 with ffmpeg')
+  const mp3 = writeMp3(join(work, 'upload-60min.mp3'))
+  const ours = await startService({ ...dirs, env: UPLOAD_ENV, nodeArgs })
+  try {
+    results.upload = await uploadDuringPlays({ server: ours, trackName: 'track-60s.wav', segments: Math.ceil(track.seconds / SEGMENT_SECONDS), rate: DEGRADE_RATE, connections: DEGRADE_CONNECTIONS, seconds: SECONDS, mp3, log })
+  } finally {
+    await stop(ours)
+    await rm(join(work, 'upload'), { recursive: true, force: true })
   }
 }
 
@@ -253,6 +269,10 @@ function targets () {
     add('degrade errors and acknowledged plays not counted (both tracks)', errors + lost, '0', errors === 0 && lost === 0)
     add('plays/s ratio 60-min / 60-s', d.ratio60minTo60s, '>= 0.8', d.ratio60minTo60s >= 0.8)
   }
+  const up = results.upload
+  if (up !== undefined) {
+    add(`degrade p99 ms at ${DEGRADE_RATE} plays/s while a 60-min MP3 uploads (${up.alone.latencyMs.p99} ms without)`, up.during.latencyMs.p99, '< 20', up.during.latencyMs.p99 < 20 && up.during.errors === 0 && up.upload.status === 201)
+  }
   const m = results.memory?.skipped === undefined ? results.memory : undefined
   if (m !== undefined) add(`peak RSS MB, ${m.clients} streams of a 1 GB track`, m.peakRssMb, '< 200', m.peakRssMb < 200 && m.errors === 0)
   const u = results.startup
@@ -291,6 +311,11 @@ function printTable () {
       row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `${title}, at ${DEGRADE_RATE}/s`, f.atRate.requestsPerSecond, '', ms(f.atRate.latencyMs.p50), ms(f.atRate.latencyMs.p99), f.atRate.errors, cpu(f.atRate), loadOf(f.atRate))
     }
     row(`degrade, ${DEGRADE_CONNECTIONS} conn`, '60-min / 60-s', `${d.ratio60minTo60s}x`, '', '', '', '', '', '')
+  }
+  const up = results.upload
+  if (up !== undefined) {
+    row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `60-s track at ${DEGRADE_RATE}/s, no upload`, up.alone.requestsPerSecond, '', ms(up.alone.latencyMs.p50), ms(up.alone.latencyMs.p99), up.alone.errors, cpu(up.alone), loadOf(up.alone))
+    row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `same, 60-min MP3 uploading (${round(up.mp3Bytes / 1e6, 0)} MB, ${up.upload.status} in ${up.upload.seconds} s)`, up.during.requestsPerSecond, '', ms(up.during.latencyMs.p50), ms(up.during.latencyMs.p99), up.during.errors, cpu(up.during), loadOf(up.during))
   }
   const m = results.memory?.skipped === undefined ? results.memory : undefined
   if (m !== undefined) row(`memory: ${m.clients} x 1 GB streams, ${m.seconds} s`, `peak RSS ${m.peakRssMb} MB (idle ${m.idleRssMb})`, '', m.mbPerSecond, '', '', m.errors, '', m.load.otherCores)

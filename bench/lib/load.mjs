@@ -46,7 +46,7 @@ export async function measure ({ server, path, connections, seconds, warmupSecon
  * behind shows it (no coordinated omission); requests leave on 1-ms timer
  * ticks, which may add up to a millisecond to a figure, never take it away.
  */
-export async function paced ({ server, path, method = 'GET', headers = {}, body, rate, connections, seconds, warmupSeconds = 1 }) {
+export async function paced ({ server, path, method = 'GET', headers = {}, body, rate, connections, seconds, warmupSeconds = 1, onMeasure = () => {} }) {
   const waitedSeconds = await waitForQuiet()
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const url = new URL(path, server.url)
@@ -87,6 +87,7 @@ export async function paced ({ server, path, method = 'GET', headers = {}, body,
   }
   const warm = warmupSeconds > 0 ? await run(warmupSeconds, false) : undefined
   const meter = loadMeter([server.child.pid])
+  onMeasure()
   const { latencies, errors, elapsed } = await run(seconds, true)
   const load = meter()
   agent.destroy()
