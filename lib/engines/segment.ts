@@ -1,0 +1,105 @@
+import type { WavFormat } from '../wav-format.js'
+import type { DecayEngine, EngineParams } from './engine.js'
+import { fromPlanes, toPlanes } from './planar.js'
+
+/**
+ * Where an engine's output meets the file: which frames a play of one
+ * segment rewrites, and their bytes.
+ *
+ * Each segment sounds as its own wear. Where two neighbours' wear differs, the
+ * first CROSSFADE_MS of the later one fade from the earlier one's sound to its
+ * own (raised cosine), so no count pair ever leaves a step at a boundary.
+ * That head depends on both counts: a play of segment k rewrites segment k
+ * and the head of k + 1. Engines are position-independent (engine.ts), so
+ * with equal wear the two sides join exactly as the pristine audio does.
+ */
+export const CROSSFADE_MS = 5
+
+export interface EngineTrack {
+  format: WavFormat
+  /** Frames in the whole track. */
+  frames: number
+  framesPerSegment: number
+  seed: number
+  engine: DecayEngine
+  params: EngineParams
+  /** Wear of segment `index`, 0 to 1. */
+  wearOf: (index: number) => number
+}
+
+export interface FrameSpan {
+  /** First frame written. */
+  from: number
+  /** One past the last frame written. */
+  to: number
+  /** First pristine frame the rendering reads (context before `from`). */
+  readFrom: number
+}
+
+export function crossfadeFrames (track: Pick<EngineTrack, 'format' | 'framesPerSegment'>): number {
+  return Math.min(Math.round(CROSSFADE_MS * track.format.sampleRate / 1000), Math.floor(track.framesPerSegment / 2))
+}
+
+/** The frames a play of segment `index` rewrites, and the pristine frames it needs. */
+export function playSpan (track: EngineTrack, index: number): FrameSpan {
+  const start = index * track.framesPerSegment
+  const end = Math.min(track.frames, start + track.framesPerSegment)
+  const to = Math.min(track.frames, end + crossfadeFrames(track))
+  return { from: start, to, readFrom: Math.max(0, start - track.engine.preroll(track.format.sampleRate, track.params)) }
+}
+
+/** The pristine frames needed to render [from, to). */
+export function readFromFor (track: EngineTrack, from: number): number {
+  return Math.max(0, from - track.engine.preroll(track.format.sampleRate, track.params))
+}
+
+/**
+ * The bytes of frames [span.from, span.to) as the counts make them sound,
+ * from the pristine bytes of frames [span.readFrom, span.to). Frames whose
+ * segment has no wear (and no worn neighbour fading in) are the pristine
+ * bytes themselves.
+ */
+export function renderFrames (track: EngineTrack, span: FrameSpan, pristine: Buffer): Buffer {
+  const { format, framesPerSegment } = track
+  const { blockAlign } = format
+  if (pristine.length !== (span.to - span.readFrom) * blockAlign) {
+    throw new RangeError(`${pristine.length} pristine bytes for frames [${span.readFrom}, ${span.to})`)
+  }
+  const out = Buffer.from(pristine.subarray((span.from - span.readFrom) * blockAlign))
+  const fade = crossfadeFrames(track)
+  let planes: Float64Array[] | undefined
+  const source = () => (planes ??= toPlanes(pristine, format))
+  for (let index = Math.floor(span.from / framesPerSegment); index * framesPerSegment < span.to; index++) {
+    const start = index * framesPerSegment
+    const a = Math.max(span.from, start)
+    const b = Math.min(span.to, start + framesPerSegment, track.frames)
+    const wear = track.wearOf(index)
+    const before = index > 0 ? track.wearOf(index - 1) : wear
+    const fadeEnd = before === wear ? a : Math.min(b, start + fade)
+    if (wear === 0 && fadeEnd <= a) continue
+    const own = wetOf(track, source(), span.readFrom, a, b, wear)
+    if (fadeEnd > a) {
+      const previous = wetOf(track, source(), span.readFrom, a, fadeEnd, before)
+      for (let c = 0; c < own.length; c++) {
+        const o = own[c] as Float64Array
+        const p = previous[c] as Float64Array
+        for (let f = a; f < fadeEnd; f++) {
+          const g = 0.5 - 0.5 * Math.cos(Math.PI * (f - start + 0.5) / fade)
+          o[f - a] = (p[f - a] as number) * (1 - g) + (o[f - a] as number) * g
+        }
+      }
+    }
+    fromPlanes(own, format, out, (a - span.from) * blockAlign, 0, b - a)
+  }
+  return out
+}
+
+/** The engine's output for frames [a, b) at `wear`; 0 is the pristine audio. */
+function wetOf (track: EngineTrack, planes: Float64Array[], planesFrom: number, a: number, b: number, wear: number): Float64Array[] {
+  if (wear <= 0) return planes.map(p => p.slice(a - planesFrom, b - planesFrom))
+  const preroll = Math.min(a - planesFrom, track.engine.preroll(track.format.sampleRate, track.params))
+  const channels = planes.map(p => p.subarray(a - preroll - planesFrom, b - planesFrom))
+  const out = planes.map(() => new Float64Array(b - a))
+  track.engine.render({ channels, preroll, start: a, length: b - a, sampleRate: track.format.sampleRate, seed: track.seed, wear }, track.params, out)
+  return out
+}
