@@ -30,9 +30,11 @@ import eventsRoutes from './routes/events.js'
 import playerRoutes from './routes/player.js'
 import { ErrorSchema } from './schemas/error.js'
 import { DegradeRequestSchema, DegradeResultSchema } from './schemas/degrade.js'
-import { TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, TitleRequestSchema } from './schemas/track.js'
+import { TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, TrackChangeSchema } from './schemas/track.js'
 import { AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema } from './schemas/peaks.js'
 import { PlayEventSchema } from './schemas/events.js'
+import { EngineSchema, EngineListSchema } from './schemas/engine.js'
+import engineRoutes from './routes/engines.js'
 
 export type AppOptions = EnvPluginOptions
 
@@ -43,7 +45,8 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   // Named schemas: shared by the routes and named components in the OpenAPI document.
   for (const schema of [
     ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema,
-    ResetResultSchema, RestoreResultSchema, TitleRequestSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema
+    ResetResultSchema, RestoreResultSchema, TrackChangeSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema,
+    EngineSchema, EngineListSchema
   ]) fastify.addSchema(schema)
 
   await fastify.register(envPlugin, opts)
@@ -75,6 +78,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
 
   await fastify.register(healthRoutes)
   await fastify.register(trackRoutes)
+  await fastify.register(engineRoutes)
   await fastify.register(streamRoutes)
   await fastify.register(degradeRoutes)
   await fastify.register(adminRoutes)

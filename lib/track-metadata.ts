@@ -24,6 +24,10 @@ export interface TrackMetadata {
   layout: WavLayout
   updated_at: string
   metadata_version: 2
+  /** How the track decays (lib/engines); absent in older files and the Flask service's: `dropout`. */
+  engine?: string
+  /** The engine's parameters, defaults filled in; absent: the engine's defaults. */
+  engine_params?: Record<string, number>
   /** Set while a whole-track change (a reset, or its roll-back) renders the audio from the pristine copy at these counts; a restart finishes it. */
   reset_pending?: true
 }
@@ -50,6 +54,9 @@ interface NewTrack {
   segmentDuration: number
   totalSegments: number
   file: { size: number, mtime_ms: number, ino?: number }
+  /** The decay engine and its parameters; `dropout` (the default) is not written, as before engines. */
+  engine?: string
+  engineParams?: Record<string, number>
 }
 
 export function freshMetadata (t: NewTrack, now = new Date()): TrackMetadata {
@@ -67,7 +74,8 @@ export function freshMetadata (t: NewTrack, now = new Date()): TrackMetadata {
     file: t.file,
     layout: t.layout,
     updated_at: now.toISOString(),
-    metadata_version: 2
+    metadata_version: 2,
+    ...(t.engine === undefined || t.engine === 'dropout' ? {} : { engine: t.engine, engine_params: t.engineParams ?? {} })
   }
 }
 

@@ -1,6 +1,12 @@
 import type { Track as StoredTrack } from '../plugins/app/track-store.js'
 import { overallDegradation } from '../lib/track-figures.js'
 import type { Track } from '../schemas/track.js'
+import { engineIdOf, engineParamsOf } from '../lib/engines/track-render.js'
+
+/** The decay engine fields of a track's replies. */
+export function engineOf (track: StoredTrack) {
+  return { engine: engineIdOf(track.meta), engine_params: engineParamsOf(track.meta) }
+}
 
 /** The audio format fields of a track's replies. */
 export function formatOf (track: StoredTrack) {
@@ -19,6 +25,7 @@ export function trackSummary (track: StoredTrack, ratePercent: number): Track {
     total_streams: m.total_streams,
     total_segments: m.total_segments,
     total_plays: track.plays,
+    ...engineOf(track),
     ...formatOf(track)
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { formatOf, trackSummary } from './track-view.js'
+import { engineOf, formatOf, trackSummary } from './track-view.js'
 import { overallDegradation, segmentDegradation } from '../lib/track-figures.js'
 import { FilenameParams, trackExample, trackStatsExample, type TrackStats } from '../schemas/track.js'
 import { errorExamples } from '../schemas/error.js'
@@ -68,6 +68,7 @@ const tracks: FastifyPluginAsyncTypebox = async (fastify) => {
       total_plays: track.plays,
       degradation_rate: rate,
       created_at: m.created_at,
+      ...engineOf(track),
       ...formatOf(track)
     }
   })

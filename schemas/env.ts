@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { ENGINE_IDS } from '../lib/engines/index.js'
 
 /**
  * The service's environment. Names and defaults are those of the Flask
@@ -17,6 +18,7 @@ export const EnvSchema = Type.Object({
   DEGRADE_RATE_LIMIT: Type.Number({ minimum: -1, default: -1, description: 'Plays per second per client and track; 0 turns the limit off; -1 (default) derives it from SEGMENT_DURATION' }),
   BODY_LIMIT: Type.Integer({ minimum: 64, maximum: 1048576, default: 1024, description: 'Largest request body in bytes' }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind a reverse proxy so rate limits see real clients)' }),
+  DECAY_ENGINE: Type.Union(ENGINE_IDS.map(id => Type.Literal(id)), { default: 'dropout', description: 'How tracks found on disk decay (an id from GET /engines); uploads choose with ?engine=' }),
   DEMO_TRACK: Type.Boolean({ default: true, description: 'Write a generated demo track when AUDIO_DIR has none' }),
   CHECKPOINT_INTERVAL: Type.Number({ minimum: 0.05, maximum: 3600, default: 5, description: 'Seconds between checkpoints of the play journal into the metadata files' }),
   SHUTDOWN_GRACE: Type.Number({ minimum: 0, maximum: 600, default: 10, description: 'Seconds running responses get to finish on SIGTERM/SIGINT' }),

@@ -23,7 +23,7 @@ export const errorExamples = {
   unplayable: { statusCode: 422, error: 'Unprocessable Entity', message: 'broken.wav cannot be played: no fmt chunk: the file does not say how its audio is encoded', code: 'EA_UNPLAYABLE_WAV' },
   unauthorized: { statusCode: 401, error: 'Unauthorized', message: 'A valid admin token is required: Authorization: Bearer <ADMIN_TOKEN>', code: 'EA_UNAUTHORIZED' },
   adminDisabled: { statusCode: 403, error: 'Forbidden', message: 'Admin routes are disabled: set ADMIN_TOKEN to enable them', code: 'EA_ADMIN_DISABLED' },
-  trackChanged: { statusCode: 409, error: 'Conflict', message: 'ephemeral-demo.wav was replaced on disk during the reset; nothing was reset', code: 'EA_TRACK_CHANGED' },
+  trackChanged: { statusCode: 409, error: 'Conflict', message: 'ephemeral-demo.wav was replaced on disk during the reset; nothing was changed', code: 'EA_TRACK_CHANGED' },
   diskFull: { statusCode: 503, error: 'Service Unavailable', message: 'The service cannot write: its disk is full (or over quota). Try again once space is freed.', code: 'EA_DISK_FULL' },
   tooManyRequests: { statusCode: 429, error: 'Too Many Requests', message: 'Rate limit exceeded, retry in 1 second' }
 } satisfies Record<string, ErrorBody>

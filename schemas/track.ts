@@ -11,9 +11,16 @@ export const FilenameParams = Type.Object({
 })
 export type FilenameParamsType = Static<typeof FilenameParams>
 
-export const TitleRequestSchema = Type.Object({
-  title: Type.String({ minLength: 1, maxLength: 200, description: 'The title players show; the file name stays the track\'s name', examples: ['Ephemeral demo (first take)'] })
-}, { $id: 'TitleRequest', title: 'TitleRequest', description: 'A new display title.', additionalProperties: false, examples: [{ title: 'Ephemeral demo (first take)' }] })
+export const TrackChangeSchema = Type.Object({
+  title: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The title players show; the file name stays the track\'s name', examples: ['Ephemeral demo (first take)'] })),
+  engine: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'A decay engine id from `GET /engines`: the track decays that way from now on, its counts kept', examples: ['tape'] })),
+  engine_params: Type.Optional(Type.Record(Type.String(), Type.Number(), { description: 'The engine\'s parameters; those not given take their defaults', examples: [{ cutoff_hz: 400 }] }))
+}, { $id: 'TrackChange', title: 'TrackChange', description: 'A new display title, a new decay engine, or both.', additionalProperties: false, minProperties: 1, examples: [{ title: 'Ephemeral demo (first take)' }, { engine: 'tape' }] })
+
+const engineFields = {
+  engine: Type.String({ description: 'How the track decays: an id from `GET /engines`', examples: ['dropout'] }),
+  engine_params: Type.Record(Type.String(), Type.Number(), { description: 'The engine\'s parameters, defaults filled in', examples: [{}] })
+}
 
 const formatFields = {
   sample_rate: Type.Integer({ description: 'Frames per second', examples: [44100] }),
@@ -30,6 +37,7 @@ export const TrackSchema = Type.Object({
   total_streams: Type.Integer({ minimum: 0, description: 'Listens started from the beginning of the file', examples: [3] }),
   total_segments: Type.Integer({ minimum: 0, examples: [48] }),
   total_plays: Type.Integer({ minimum: 0, description: 'Segment plays recorded, all segments together', examples: [72] }),
+  ...engineFields,
   ...formatFields
 }, { $id: 'Track', title: 'Track', additionalProperties: false })
 export type Track = Static<typeof TrackSchema>
@@ -49,6 +57,7 @@ export const TrackStatsSchema = Type.Object({
   total_plays: Type.Integer({ minimum: 0, examples: [4] }),
   degradation_rate: Type.Number({ description: 'Percent of a segment silenced per play', examples: [1] }),
   created_at: Type.String({ description: 'When the service first saw the track, ISO 8601', examples: ['2026-11-28T21:00:00.000Z'] }),
+  ...engineFields,
   ...formatFields
 }, { $id: 'TrackStats', title: 'TrackStats', additionalProperties: false })
 export type TrackStats = Static<typeof TrackStatsSchema>
@@ -82,6 +91,8 @@ export const trackExample: Track = {
   total_streams: 3,
   total_segments: 48,
   total_plays: 72,
+  engine: 'dropout',
+  engine_params: {},
   sample_rate: 44100,
   channels: 2,
   bits_per_sample: 16,
@@ -101,6 +112,8 @@ export const trackStatsExample: TrackStats = {
   total_plays: 4,
   degradation_rate: 1,
   created_at: '2026-11-28T21:00:00.000Z',
+  engine: 'dropout',
+  engine_params: {},
   sample_rate: 44100,
   channels: 2,
   bits_per_sample: 16,

@@ -7,6 +7,9 @@ import { Mutex } from 'async-mutex'
 import { PlayJournal, type OpenedJournal } from '../../lib/play-journal.js'
 import { renderInPlace } from '../../lib/render.js'
 import { segmentSpan } from '../../lib/wav-format.js'
+import { playSpan, renderFrames, type EngineTrack } from '../../lib/engines/segment.js'
+import { engineTrackOf } from '../../lib/engines/track-render.js'
+import type { TrackMetadata } from '../../lib/track-metadata.js'
 import { DegradationTally } from '../../lib/degradation-tally.js'
 import { segmentPercent } from '../../lib/track-figures.js'
 import { TrackError } from '../../lib/track-error.js'
@@ -38,6 +41,7 @@ const MAX_IDENTITY_RETRIES = 5
 const HEADER_CHECK_BYTES = 512
 
 interface TrackHandles { audio: FileHandle, pristine: FileHandle, header: Buffer }
+interface Written { position: number, frames: Buffer }
 
 /** The file at the track's path is no longer the track's file: its identity must be refreshed. */
 class FileChanged extends Error {}
@@ -136,34 +140,53 @@ export function createDegrader (deps: DegraderDeps) {
     return spare !== undefined && spare.length >= length ? spare : Buffer.allocUnsafeSlow(length)
   }
 
-  /** Render segment `index` at its current count and write it in place: only its bytes change. */
+  /**
+   * Render segment `index` at its current count and write it in place: only
+   * its bytes change (with a float engine, also the cross-fade at the head of
+   * the next segment, lib/engines/segment.ts).
+   */
   async function render (track: Track, index: number): Promise<void> {
-    const { audio, pristine, header } = await handlesOf(track)
+    const handles = await handlesOf(track)
     const m = track.meta
+    const engineTrack = engineTrackOf(m, deps.ratePercent)
     const span = segmentSpan(m.layout, m.segment_duration, index)
     const buffer = spareBuffer(span.byteLength)
+    let bytes = span.byteLength
     try {
-      const frames = await wav.readSpan(pristine, span.byteOffset, span.byteLength, buffer)
-      renderInPlace(frames, m.layout.format, {
-        seed: m.track_id,
-        segmentIndex: index,
-        plays: m.segment_play_counts[index] ?? 0,
-        baselinePlays: m.baseline_play_counts[index] ?? 0,
-        ratePercent: deps.ratePercent
-      })
+      let produce: () => Promise<Written>
+      if (engineTrack === undefined) {
+        const frames = await wav.readSpan(handles.pristine, span.byteOffset, span.byteLength, buffer)
+        renderInPlace(frames, m.layout.format, {
+          seed: m.track_id,
+          segmentIndex: index,
+          plays: m.segment_play_counts[index] ?? 0,
+          baselinePlays: m.baseline_play_counts[index] ?? 0,
+          ratePercent: deps.ratePercent
+        })
+        produce = async () => ({ position: span.byteOffset, frames })
+      } else {
+        // Rendered under the write lock: the head of the next segment depends on both counts, and the last write must see both.
+        produce = async () => await renderWithEngine(engineTrack, m, handles.pristine, index)
+      }
       try {
-        await writeOwn(track, audio, header, span.byteOffset, frames)
+        bytes = (await writeOwn(track, handles, produce)).frames.length
       } catch (err) {
         // The segment on disk may be half written: memory must not claim to know it.
         cache.drop(track)
         throw err
       }
-      cache.write(track, span.byteOffset, frames)
     } finally {
       if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer)
     }
     written.set(track.id, track)
-    noteUnflushed(track, index, span.byteLength)
+    noteUnflushed(track, index, bytes)
+  }
+
+  async function renderWithEngine (engineTrack: EngineTrack, m: TrackMetadata, pristine: FileHandle, index: number): Promise<Written> {
+    const span = playSpan(engineTrack, index)
+    const { dataOffset, format: { blockAlign } } = m.layout
+    const source = await wav.readSpan(pristine, dataOffset + span.readFrom * blockAlign, (span.to - span.readFrom) * blockAlign)
+    return { position: dataOffset + span.from * blockAlign, frames: renderFrames(engineTrack, span, source) }
   }
 
   /**
@@ -179,19 +202,24 @@ export function createDegrader (deps: DegraderDeps) {
    * different file is then retired at this play, and at most this one
    * segment of it holds the old track's audio.
    */
-  async function writeOwn (track: Track, audio: FileHandle, header: Buffer, position: number, frames: Buffer): Promise<void> {
+  async function writeOwn (track: Track, handles: TrackHandles, produce: () => Promise<Written>): Promise<Written> {
+    const { audio, header } = handles
     let lock = writeLocks.get(track.id)
     if (lock === undefined) writeLocks.set(track.id, lock = new Mutex())
-    await lock.runExclusive(async () => {
+    return await lock.runExclusive(async () => {
       const before = await audio.stat()
       if (!stillOurs(track, before)) throw new FileChanged()
-      await wav.writeSpan(audio, position, frames)
+      const written = await produce()
+      await wav.writeSpan(audio, written.position, written.frames)
       const after = await audio.stat()
       if (!stillOurs(track, after, after.mtimeMs) || !(await readHeader(audio, track)).equals(header)) {
         track.knownMtimeMs = Number.NaN
         throw new FileChanged()
       }
       track.knownMtimeMs = after.mtimeMs
+      // In write order: two plays' writes may overlap (a segment and its neighbour's cross-fade).
+      cache.write(track, written.position, written.frames)
+      return written
     })
   }
 

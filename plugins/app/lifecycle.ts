@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
-import { fitLength } from '../../lib/track-metadata.js'
+import { fitLength, type TrackMetadata } from '../../lib/track-metadata.js'
 import type { Track, TrackStore } from './track-store.js'
 import type { WavIo } from './wav-io.js'
 import type { MetadataStore } from './metadata-store.js'
@@ -22,7 +22,7 @@ export function createLifecycle (deps: {
   removed: (track: Track) => void
   ratePercent: number
 }) {
-  return {
+  const lifecycle = {
     /** Delete a track for good (TrackStore.remove); its live listeners are told. */
     async remove (track: Track): Promise<void> {
       await deps.tracks.remove(track)
@@ -30,7 +30,7 @@ export function createLifecycle (deps: {
     },
 
     /** Install an upload decoded to `temp` as the track `filename` (TrackStore.install). */
-    async upload (filename: string, temp: string, options: { mustBeNew: boolean }): Promise<{ track: Track, created: boolean }> {
+    async upload (filename: string, temp: string, options: { mustBeNew: boolean, engine?: { id: string, params: Record<string, number> } }): Promise<{ track: Track, created: boolean }> {
       return await deps.tracks.install(filename, temp, options)
     },
 
@@ -47,30 +47,45 @@ export function createLifecycle (deps: {
      * finishes the copy (TrackStore's resume).
      */
     async reset (track: Track): Promise<Track> {
-      // Retire every journal record of the old history first: replaying one after the reset would bring its count back.
-      await deps.checkpoint()
-      return await deps.tracks.renew(track, old => ({
-        ...old.meta,
-        segment_play_counts: fitLength(old.meta.baseline_play_counts, old.meta.total_segments),
-        track_id: randomUUID(),
-        reset_pending: true
-      }), async next => {
-        const m = next.meta
-        // The intent, durable before the audio changes: a stop from here on is finished by the next start.
-        await deps.store.save(m)
-        const stat = await renderWholeTrack(deps.wav, next, deps.ratePercent, next.inode, (position, data) => deps.wrote(next, position, data))
-        m.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
-        next.knownMtimeMs = stat.mtimeMs
-        next.lastModified = stat.mtime
-        delete m.reset_pending
-        m.updated_at = new Date().toISOString()
-        await deps.store.save(m)
-      }).catch((err: unknown) => {
-        if (err instanceof FileReplaced) throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} was replaced on disk during the reset; nothing was reset`)
-        throw err
-      })
+      return await rerender(track, 'reset', meta => ({ ...meta, segment_play_counts: fitLength(meta.baseline_play_counts, meta.total_segments) }))
+    },
+
+    /**
+     * Let the track decay in another way from now on: its counts are kept and
+     * every segment is rendered again from its pristine copy by the new
+     * engine, under a new identity (caches and ETags follow), crash-safely
+     * as a reset is.
+     */
+    async changeEngine (track: Track, engine: string, params: Record<string, number>): Promise<Track> {
+      return await rerender(track, 'engine change', meta => ({ ...meta, engine, engine_params: params }))
     }
   }
+
+  /**
+   * A whole-track change that renders the audio again from the pristine copy
+   * under a new identity. The intent is recorded in the metadata before the
+   * audio is touched, and a restart finishes the rendering (TrackStore's resume).
+   */
+  async function rerender (track: Track, what: string, change: (meta: TrackMetadata) => TrackMetadata): Promise<Track> {
+    // Every journal record of the old identity into its metadata first: replaying one under the new identity would count it twice, or bring a reset count back.
+    await deps.checkpoint()
+    return await deps.tracks.renew(track, old => ({ ...change(old.meta), track_id: randomUUID(), reset_pending: true }), async next => {
+      const m = next.meta
+      // The intent, durable before the audio changes: a stop from here on is finished by the next start.
+      await deps.store.save(m)
+      const stat = await renderWholeTrack(deps.wav, next, deps.ratePercent, next.inode, (position, data) => deps.wrote(next, position, data))
+      m.file = { size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino }
+      next.knownMtimeMs = stat.mtimeMs
+      next.lastModified = stat.mtime
+      delete m.reset_pending
+      m.updated_at = new Date().toISOString()
+      await deps.store.save(m)
+    }).catch((err: unknown) => {
+      if (err instanceof FileReplaced) throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} was replaced on disk during the ${what}; nothing was changed`)
+      throw err
+    })
+  }
+  return lifecycle
 }
 
 export type Lifecycle = ReturnType<typeof createLifecycle>

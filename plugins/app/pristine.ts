@@ -1,6 +1,9 @@
+import type { FileHandle } from 'node:fs/promises'
 import { renderSegment } from '../../lib/render.js'
 import { segmentSpan } from '../../lib/wav-format.js'
 import type { TrackMetadata } from '../../lib/track-metadata.js'
+import { readFromFor, renderFrames } from '../../lib/engines/segment.js'
+import { engineTrackOf } from '../../lib/engines/track-render.js'
 import type { WavIo } from './wav-io.js'
 
 interface Paths { path: string, pristinePath: string, meta: TrackMetadata }
@@ -24,14 +27,7 @@ export async function renderWholeTrack (wav: WavIo, track: Paths, ratePercent: n
     const m = track.meta
     for (let index = 0; index < m.total_segments; index++) {
       const span = segmentSpan(m.layout, m.segment_duration, index)
-      const original = await wav.readSpan(pristine, span.byteOffset, span.byteLength)
-      const frames = renderSegment(original, m.layout.format, {
-        seed: m.track_id,
-        segmentIndex: index,
-        plays: m.segment_play_counts[index] ?? 0,
-        baselinePlays: m.baseline_play_counts[index] ?? 0,
-        ratePercent
-      })
+      const frames = await renderedSegment(wav, pristine, m, index, m.segment_play_counts, ratePercent)
       await wav.writeSpan(audio, span.byteOffset, frames)
       wrote(span.byteOffset, frames)
     }
@@ -40,6 +36,26 @@ export async function renderWholeTrack (wav: WavIo, track: Paths, ratePercent: n
   } finally {
     await Promise.all([audio.close(), pristine.close()])
   }
+}
+
+/**
+ * Segment `index`'s bytes at `counts`, from the pristine copy: `dropout`
+ * from the segment alone; a float engine also reads the context before it,
+ * and its head depends on the previous segment's count (the cross-fade).
+ */
+export async function renderedSegment (wav: WavIo, pristine: FileHandle, m: TrackMetadata, index: number, counts: readonly number[], ratePercent: number): Promise<Buffer> {
+  const span = segmentSpan(m.layout, m.segment_duration, index)
+  const engineTrack = engineTrackOf(m, ratePercent, counts)
+  if (engineTrack === undefined) {
+    const original = await wav.readSpan(pristine, span.byteOffset, span.byteLength)
+    return renderSegment(original, m.layout.format, {
+      seed: m.track_id, segmentIndex: index, plays: counts[index] ?? 0, baselinePlays: m.baseline_play_counts[index] ?? 0, ratePercent
+    })
+  }
+  const { blockAlign } = m.layout.format
+  const frames = { from: span.firstFrame, to: span.firstFrame + span.frameCount, readFrom: readFromFor(engineTrack, span.firstFrame) }
+  const source = await wav.readSpan(pristine, m.layout.dataOffset + frames.readFrom * blockAlign, (frames.to - frames.readFrom) * blockAlign)
+  return renderFrames(engineTrack, frames, source)
 }
 
 /** How many untouched segments to compare against their rendering to tell our own writes from a hand edit. */
@@ -66,19 +82,26 @@ export async function untouchedSegmentsMatch (wav: WavIo, track: Paths, replayed
   try {
     for (const index of sampled) {
       const span = segmentSpan(m.layout, m.segment_duration, index)
-      const [current, original] = await Promise.all([
-        wav.readSpan(audio, span.byteOffset, span.byteLength),
-        wav.readSpan(pristine, span.byteOffset, span.byteLength)
-      ])
-      const recorded = m.segment_play_counts[index] ?? 0
-      const render = (plays: number) => renderSegment(original, m.layout.format, {
-        seed: m.track_id, segmentIndex: index, plays, baselinePlays: m.baseline_play_counts[index] ?? 0, ratePercent
-      })
-      const highest = Math.max(recorded, replayed.get(index) ?? recorded)
-      const counts = highest - recorded < MAX_COUNTS_TRIED
-        ? Array.from({ length: highest - recorded + 1 }, (_, i) => recorded + i)
-        : [recorded, highest]
-      if (!pagesMatchSome(current, counts.map(render))) return false
+      const current = await wav.readSpan(audio, span.byteOffset, span.byteLength)
+      const candidates = (segment: number) => {
+        const recorded = m.segment_play_counts[segment] ?? 0
+        const highest = Math.max(recorded, replayed.get(segment) ?? recorded)
+        return highest - recorded < MAX_COUNTS_TRIED
+          ? Array.from({ length: highest - recorded + 1 }, (_, i) => recorded + i)
+          : [recorded, highest]
+      }
+      // A float engine's segment also depends on the previous one's count (its cross-fade): its recorded or its replayed one.
+      const previous = index > 0 && engineTrackOf(m, ratePercent) !== undefined ? [...new Set(candidates(index - 1).filter((_, i, all) => i === 0 || i === all.length - 1))] : [undefined]
+      const renderings: Buffer[] = []
+      for (const count of candidates(index)) {
+        for (const before of previous) {
+          const counts = [...m.segment_play_counts]
+          counts[index] = count
+          if (before !== undefined) counts[index - 1] = before
+          renderings.push(await renderedSegment(wav, pristine, m, index, counts, ratePercent))
+        }
+      }
+      if (!pagesMatchSome(current, renderings)) return false
     }
     return true
   } catch {

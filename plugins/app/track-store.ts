@@ -63,6 +63,8 @@ interface StoreDeps {
   /** Write a generated demo track when AUDIO_DIR has no WAV files, so a fresh install plays something. */
   demoTrack: boolean
   ratePercent: number
+  /** DECAY_ENGINE: how tracks found on disk decay. */
+  engine: string
   store: MetadataStore
   wav: WavIo
   locks: LockManager
@@ -159,7 +161,8 @@ export function createTrackStore (deps: StoreDeps) {
       layout: inspected.layout,
       segmentDuration: deps.segmentDuration,
       totalSegments,
-      file: { size: inspected.size, mtime_ms: inspected.mtimeMs, ino: stat.ino }
+      file: { size: inspected.size, mtime_ms: inspected.mtimeMs, ino: stat.ino },
+      engine: deps.engine
     }
   }
 
@@ -608,7 +611,7 @@ export function createTrackStore (deps: StoreDeps) {
      * is the track's, and a stop before its metadata is saved makes it a new
      * track at the next start. `temp` is removed when refused.
      */
-    async install (filename: string, temp: string, options: { mustBeNew: boolean }): Promise<{ track: Track, created: boolean }> {
+    async install (filename: string, temp: string, options: { mustBeNew: boolean, engine?: { id: string, params: Record<string, number> } }): Promise<{ track: Track, created: boolean }> {
       const key = keyOf(filename)
       return await locks.track(key, async () => {
         let existing: Stats | 'link' | undefined
@@ -629,10 +632,11 @@ export function createTrackStore (deps: StoreDeps) {
         }
         const stat = await lstat(join(deps.audioDir, filename))
         const inspected = await wav.inspect(join(deps.audioDir, filename))
-        const track = await createIdentity(filename, stat, freshMetadata(inputsOf(filename, inspected, stat)))
+        const engine = options.engine === undefined ? {} : { engine: options.engine.id, engineParams: options.engine.params }
+        const track = await createIdentity(filename, stat, freshMetadata({ ...inputsOf(filename, inspected, stat), ...engine }))
         current.set(key, track)
         excluded.delete(filename)
-        log.info({ track: filename, frames: inspected.layout.frames }, 'track uploaded')
+        log.info({ track: filename, frames: inspected.layout.frames, engine: options.engine?.id }, 'track uploaded')
         return { track, created: existing === undefined }
       })
     },
@@ -773,8 +777,8 @@ declare module 'fastify' {
 }
 
 export default fp(async function trackStorePlugin (fastify) {
-  const { audioDir, backupDir, segmentDuration, demoTrack, degradationRate } = fastify.config
-  const tracks = createTrackStore({ audioDir, backupDir, segmentDuration, demoTrack, ratePercent: degradationRate, store: fastify.metadata, wav: fastify.wav, locks: fastify.locks, log: fastify.log })
+  const { audioDir, backupDir, segmentDuration, demoTrack, degradationRate, decayEngine } = fastify.config
+  const tracks = createTrackStore({ audioDir, backupDir, segmentDuration, demoTrack, ratePercent: degradationRate, engine: decayEngine, store: fastify.metadata, wav: fastify.wav, locks: fastify.locks, log: fastify.log })
   fastify.decorate('tracks', tracks)
   fastify.addHook('onClose', async () => await tracks.close())
   await tracks.open()

@@ -26,6 +26,7 @@ export function resolveConfig (env: Env) {
     backupDir: env.BACKUP_DIR === '' ? join(metadataDir, 'originals') : resolve(env.BACKUP_DIR),
     segmentDuration: env.SEGMENT_DURATION,
     degradationRate: env.DEGRADATION_RATE,
+    decayEngine: env.DECAY_ENGINE,
     degradeRateLimit: env.DEGRADE_RATE_LIMIT < 0 ? derivedLimit : env.DEGRADE_RATE_LIMIT,
     bodyLimit: env.BODY_LIMIT,
     trustProxy: env.TRUST_PROXY,

@@ -1,13 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { FilenameParams, TitleRequestSchema, trackExample, type Track } from '../../schemas/track.js'
+import { FilenameParams, TrackChangeSchema, trackExample, type Track } from '../../schemas/track.js'
 import { AdminHeaders } from '../../schemas/reset.js'
 import { errorExamples } from '../../schemas/error.js'
 import { errorResponse, jsonResponse, retryLaterHeaders, wwwAuthenticateHeaders } from '../../schemas/responses.js'
 import { trackSummary } from '../track-view.js'
+import { engineIdOf } from '../../lib/engines/track-render.js'
 import { decodeToWav, SUPPORTED_FORMATS_TEXT } from '../../lib/decode/index.js'
 import { TrackError } from '../../lib/track-error.js'
 import { fileBodyValidator, rawBodyRoutes } from './raw-body.js'
 import { Type } from 'typebox'
+import { engineChoice, engineFromQuery } from '../engine-choice.js'
 
 const NO_CONTENT = 204
 
@@ -39,7 +41,9 @@ const trackAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
           ...AdminHeaders.properties,
           'if-none-match': Type.Optional(Type.String({ description: '`*`: only create; 412 if the track exists' }))
         }),
-        querystring: Type.Object({}, { additionalProperties: true }),
+        querystring: Type.Object({
+          engine: Type.Optional(Type.String({ description: 'How the track decays (an id from `GET /engines`; default DECAY_ENGINE). The engine\'s parameters may follow as query parameters of their own names, e.g. `&cutoff_hz=400`; other parameters are ignored.', examples: ['tape'] }))
+        }, { additionalProperties: true }),
         body: { description: 'The audio file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary', examples: ['fLaC…'] } } } } as never,
         security: [{ adminToken: [] }],
         response: {
@@ -55,6 +59,8 @@ const trackAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }, async (request, reply) => {
       const { filename } = request.params
+      // Checked before a byte is decoded.
+      const engine = engineFromQuery(request.query)
       const declared = Number(request.headers['content-length'])
       if (declared > config.uploadMaxBytes) {
         throw new TrackError(413, 'EA_UPLOAD_TOO_LARGE', `The upload is larger than ${config.uploadMaxBytes} bytes (UPLOAD_MAX_BYTES)`)
@@ -70,7 +76,7 @@ const trackAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
       } finally {
         request.raw.off('close', onClose)
       }
-      const { track, created } = await lifecycle.upload(filename, temp, { mustBeNew: request.headers['if-none-match']?.trim() === '*' })
+      const { track, created } = await lifecycle.upload(filename, temp, { mustBeNew: request.headers['if-none-match']?.trim() === '*', ...(engine === undefined ? {} : { engine }) })
       request.log.info({ track: filename, format: decoded.format, frames: decoded.frames, replaced: !created }, 'upload stored')
       if (created) reply.code(201).header('location', `/tracks/${encodeURIComponent(filename)}`)
       return trackSummary(track, config.degradationRate)
@@ -98,17 +104,23 @@ const trackAdmin: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       operationId: 'updateTrack',
       tags: ['admin'],
-      summary: 'Set a track\'s title (admin)',
-      description: 'Sets the title `/tracks` and the players show (by default the file name without `.wav`, as the Flask service had it). The track\'s name, audio and plays do not change.',
+      summary: 'Set a track\'s title or its decay engine (admin)',
+      description: '`title` sets the title `/tracks` and the players show (by default the file name without `.wav`, as the Flask service had it); the name, audio and plays do not change. `engine` (with `engine_params`, or those of the track\'s engine alone) makes the track decay in another way from now on: the counts are kept and every segment is rendered again from its pristine copy, under a new identity (new ETags); plays of this track wait meanwhile, others do not. Crash-safe as a reset is.',
       params: FilenameParams,
       headers: AdminHeaders,
-      body: TitleRequestSchema,
+      body: TrackChangeSchema,
       security: [{ adminToken: [] }],
       response: { 200: jsonResponse('The track with its new title', 'Track', trackExample), ...common }
     }
   }, async (request): Promise<Track> => {
-    const track = await tracks.get(request.params.filename)
-    await lifecycle.retitle(track, request.body.title)
+    let track = await tracks.get(request.params.filename)
+    const { title, engine, engine_params: params } = request.body
+    const choice = engine === undefined && params === undefined ? undefined : engineChoice(engine ?? engineIdOf(track.meta), params)
+    if (title !== undefined) await lifecycle.retitle(track, title)
+    if (choice !== undefined) {
+      track = await lifecycle.changeEngine(track, choice.id, choice.params)
+      request.log.warn({ track: track.filename, engine: choice.id, params: choice.params }, 'engine changed')
+    }
     return trackSummary(track, config.degradationRate)
   })
 }

@@ -1,0 +1,31 @@
+import { ENGINE_IDS, engineInfo, resolveParams } from '../lib/engines/index.js'
+import { TrackError } from '../lib/track-error.js'
+
+export interface EngineChoice { id: string, params: Record<string, number> }
+
+/**
+ * An engine and its parameters as a request names them, checked: an unknown
+ * engine, an unknown parameter or a value out of bounds is a 400 saying so.
+ * `given` holds the parameters (numbers, or decimal strings from a query).
+ */
+export function engineChoice (id: string, given: Record<string, unknown> = {}): EngineChoice {
+  const info = engineInfo(id)
+  if (info === undefined) throw new TrackError(400, 'EA_BAD_ENGINE', `There is no decay engine "${id}"; the engines are ${ENGINE_IDS.join(', ')}`)
+  const numbers: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(given)) {
+    numbers[key] = typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value
+  }
+  try {
+    return { id, params: resolveParams(info, numbers) }
+  } catch (err) {
+    throw new TrackError(400, 'EA_BAD_ENGINE', (err as Error).message)
+  }
+}
+
+/** The engine parameters in a query string: its keys that the engine names (others, such as `engine` itself, are not its). */
+export function engineFromQuery (query: Record<string, unknown>): EngineChoice | undefined {
+  if (typeof query.engine !== 'string') return undefined
+  const info = engineInfo(query.engine)
+  const given = Object.fromEntries(Object.entries(query).filter(([key]) => info !== undefined && key in info.params.properties))
+  return engineChoice(query.engine, given)
+}
