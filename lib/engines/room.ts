@@ -39,7 +39,7 @@ export function roomResponse (seed: number, shape: RoomShape): Float64Array {
     const c = 1 - damping * 0.9 * age
     smooth += c * (noiseAt(seed, ROOM_STREAM, k) - smooth)
     let level = Math.exp(-LN_1000 * (k - predelay) / decay)
-    if (k >= taperFrom) level *= 0.5 + 0.5 * Math.cos(Math.PI * (k - taperFrom) / (frames - taperFrom))
+    if (k >= taperFrom) level *= 0.5 + 0.5 * Math.cos(Math.PI * (k - taperFrom) / Math.max(1, frames - 1 - taperFrom))
     const v = smooth * level
     h[k] = v
     energy += v * v
