@@ -1,6 +1,8 @@
 import { Type } from 'typebox'
 import { Value } from 'typebox/value'
 import type { DecayEngine, EngineParams } from './engine.js'
+import { wow } from './wow.js'
+import { dissolve } from './dissolve.js'
 
 /** What the API says of an engine; `dropout` has no float renderer (lib/render.ts works on its bytes). */
 export type EngineInfo = Pick<DecayEngine, 'id' | 'name' | 'description' | 'version' | 'params' | 'defaults' | 'measure'>
@@ -16,7 +18,8 @@ export const dropout: EngineInfo = {
   measure: 'the share of the segment silenced, exactly the wear'
 }
 
-const RENDERED: DecayEngine[] = []
+// Parameters reach an engine only through resolveParams, checked against its own schema: widening its type here is safe.
+const RENDERED = [wow, dissolve] as unknown as DecayEngine[]
 
 /** The engines with a float renderer, by id. */
 export const ENGINES: ReadonlyMap<string, DecayEngine> = new Map(RENDERED.map(e => [e.id, e]))
