@@ -351,18 +351,21 @@ async function uploadOne (entry) {
     entry.row.classList.add('refused')
     return
   }
+  // Names that differ only in case are one name to the service: replacing means using the existing spelling.
   const existing = [...state.tracks.keys()].find(n => n.toLowerCase() === name.toLowerCase())
   if (existing !== undefined && !confirm(`${existing} already exists. Replace it with ${entry.file.name}?\n\nIts plays start again from zero.`)) {
     rowMessage(entry, 'Not uploaded: the existing track was kept. Change the name to upload it beside it.', 'error')
     return
   }
+  if (existing !== undefined) entry.fields.name.value = existing
+  const target = existing ?? name
   entry.status = 'sending'
   entry.fields.name.readOnly = true
   entry.row.classList.remove('refused')
-  rowMessage(entry, `Uploading as ${name}…`, '')
+  rowMessage(entry, `Uploading as ${target}…`, '')
   // Without a confirmed replacement, only create: a track uploaded meanwhile by someone else is not replaced.
   const headers = existing === undefined ? { 'if-none-match': '*' } : {}
-  const { status, body } = await sendFile('PUT', `tracks/${enc(name)}`, entry.file, headers, entry.fields.progress)
+  const { status, body } = await sendFile('PUT', `tracks/${enc(target)}`, entry.file, headers, entry.fields.progress)
   if (status === 200 || status === CREATED) {
     const track = JSON.parse(body)
     entry.status = 'done'

@@ -249,6 +249,20 @@ t.test('the artist manages the library from /admin, and a listener plays what wa
   t.match(await page.locator('#status').textContent(), 'kept 1 that already existed: morning.wav')
   await row(page, 'take-2.wav').waitFor()
 
+  // Uploading over an existing track (in another case, one name to the service) asks first; yes replaces it.
+  await page.getByRole('button', { name: 'Clear the list' }).click()
+  await page.setInputFiles('#files', files.mp3)
+  await page.getByLabel('Save as').fill('MORNING.wav')
+  dialogs.answers.push(false)
+  await page.getByRole('button', { name: 'Upload', exact: true }).click()
+  await page.locator('#uploads .message', { hasText: 'the existing track was kept' }).waitFor()
+  dialogs.answers.push(true)
+  await page.getByRole('button', { name: 'Upload', exact: true }).click()
+  await page.locator('#uploads .message', { hasText: 'Replaced: morning.wav, 0:02' }).waitFor()
+  t.match(dialogs.asked.at(-1), 'morning.wav already exists. Replace it with take-2.mp3?')
+  t.match((await app.inject('/tracks/morning.wav')).json(), { channels: 1, duration: 2 }, 'the MP3 replaced the FLAC, under the existing name')
+  await row(page, 'morning.wav').locator('.track-meta', { hasText: 'mono' }).waitFor()
+
   // Files dropped on the zone join the list as the picker's do.
   await page.getByRole('button', { name: 'Clear the list' }).click()
   const dropped = await page.evaluateHandle(() => {
