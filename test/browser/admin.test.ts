@@ -14,10 +14,10 @@ import { execFile } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { buildTestApp, listen, type TapTest } from '../helper.js'
+import type { Page } from 'playwright-core'
+import { buildTestApp, listen } from '../helper.js'
+import { ARTIFACTS, DOCS, openBrowser } from './chromium.js'
 
 // The page.evaluate callbacks run in the browser; this is all they use of it, declared for the type checker.
 declare const document: {
@@ -27,34 +27,9 @@ declare const document: {
 declare const sessionStorage: { getItem: (key: string) => string | null }
 
 const run = promisify(execFile)
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'
-]
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
-const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url))
 const TOKEN = 'admin-page-test-token'
 const TOKEN_KEY = 'ephemeral-audio.admin-token'
 const PHONE_WIDTH = 375
-
-/** A fresh profile per run (launchPersistentContext is how playwright takes --user-data-dir). */
-async function openBrowser (t: TapTest): Promise<BrowserContext> {
-  const profile = await mkdtemp(join(tmpdir(), 'ephemeral-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1100, height: 900 },
-    deviceScaleFactor: 1,
-    acceptDownloads: true
-  })
-  t.teardown(async () => {
-    await context.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  return context
-}
 
 /** Real encoded audio, as an artist would have it: ffmpeg's sine, encoded to FLAC and MP3 (a test oracle; the service decodes on its own). */
 async function makeAudio (dir: string) {
@@ -111,7 +86,7 @@ t.test('the artist manages the library from /admin, and a listener plays what wa
   const files = await makeAudio(dir)
   await mkdir(ARTIFACTS, { recursive: true })
 
-  const context = await openBrowser(t)
+  const context = await openBrowser(t, { width: 1100, height: 900 })
   const admin = watch(await context.newPage())
   const page = admin.page
   const dialogs = answerDialogs(page)
