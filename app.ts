@@ -28,6 +28,7 @@ import { RestoreResultSchema } from './schemas/backup.js'
 import peaksRoutes from './routes/peaks.js'
 import eventsRoutes from './routes/events.js'
 import playerRoutes from './routes/player.js'
+import adminPageRoutes from './routes/admin-page.js'
 import { ErrorSchema } from './schemas/error.js'
 import { DegradeRequestSchema, DegradeResultSchema } from './schemas/degrade.js'
 import { TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, TrackChangeSchema } from './schemas/track.js'
@@ -85,6 +86,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(peaksRoutes)
   await fastify.register(eventsRoutes)
   await fastify.register(playerRoutes)
+  await fastify.register(adminPageRoutes)
 }, { name: 'ephemeral-audio' })
 
 /** Fastify options shared by the server and the tests, so both validate and coerce alike. */

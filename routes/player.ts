@@ -1,42 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply } from 'fastify'
-import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import { Type } from 'typebox'
-import { evaluatePreconditions } from '../lib/conditional.js'
 import { errorResponse } from '../schemas/responses.js'
-
-/** The player's files, read once at boot: a few kilobytes, served from memory. */
-const ASSETS = {
-  'player.html': 'text/html; charset=utf-8',
-  'player.css': 'text/css; charset=utf-8',
-  'player.js': 'text/javascript; charset=utf-8'
-} as const
-type AssetName = keyof typeof ASSETS
-
-// Only our own scripts, styles and API: no inline code, nothing from elsewhere.
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'", "img-src 'self' data:", "media-src 'self'", "connect-src 'self'",
-  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'", "object-src 'none'"
-].join('; ')
-
-/** public/ next to the sources (tests, tsx) or next to dist/ (the built server). */
-function publicDir (): string {
-  const candidates = ['../public/', '../../public/'].map(p => fileURLToPath(new URL(p, import.meta.url)))
-  const found = candidates.find(dir => existsSync(`${dir}player.html`))
-  if (found === undefined) throw new Error(`the player's files are missing: looked in ${candidates.join(' and ')}`)
-  return found
-}
+import { loadPublicFiles } from './public-files.js'
 
 const player: FastifyPluginAsyncTypebox = async (fastify) => {
-  const dir = publicDir()
-  const files = new Map<AssetName, { body: Buffer, etag: string, type: string }>()
-  for (const [name, type] of Object.entries(ASSETS) as Array<[AssetName, string]>) {
-    const body = await readFile(`${dir}${name}`)
-    files.set(name, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`, type })
-  }
+  // Read once at boot: a few kilobytes, served from memory.
+  const files = await loadPublicFiles(['player.html', 'player.css', 'player.js'])
 
   const html = { description: 'The player page', content: { 'text/html': { schema: Type.String() } } }
   const asset = { description: 'A script or style sheet of the player', content: { 'text/javascript': { schema: Type.String() }, 'text/css': { schema: Type.String() } } }
@@ -50,7 +19,7 @@ const player: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'A page that lists the tracks, plays them over /stream, draws their waveform from /peaks, reports each segment heard to /degrade and follows other listeners through /events.',
       response: { 200: html, 304: notModified }
     }
-  }, async (request, reply) => await serve('player.html', request.headers['if-none-match'], reply))
+  }, async (request, reply) => await files.serve('player.html', request.headers['if-none-match'], reply))
 
   // A convenience for people typing the address, not part of the API: OpenAPI tools reject paths ending in a slash.
   fastify.get('/player/', {
@@ -79,23 +48,9 @@ const player: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const name = request.params.asset
     // The page itself lives at /player; only its scripts and styles are below it.
-    if (name === 'player.html' || !files.has(name as AssetName)) return reply.callNotFound()
-    return await serve(name as AssetName, request.headers['if-none-match'], reply)
+    if (name === 'player.html' || !files.has(name)) return reply.callNotFound()
+    return await files.serve(name, request.headers['if-none-match'], reply)
   })
-
-  async function serve (name: AssetName, ifNoneMatch: string | undefined, reply: FastifyReply) {
-    const file = files.get(name)!
-    reply
-      .header('etag', file.etag)
-      // Revalidated on every load, so a new version shows at once; unchanged files cost a 304.
-      .header('cache-control', 'no-cache')
-      .header('x-content-type-options', 'nosniff')
-    if (name === 'player.html') reply.header('content-security-policy', CONTENT_SECURITY_POLICY).header('referrer-policy', 'no-referrer')
-    if (evaluatePreconditions({ ifNoneMatch }, { etag: file.etag, lastModified: new Date(0) }) === 'not-modified') {
-      return await reply.code(304).send()
-    }
-    return await reply.type(file.type).send(file.body)
-  }
 }
 
 export default player

@@ -5,6 +5,7 @@ import { TrackError } from '../../lib/track-error.js'
 import resetRoutes from './reset.js'
 import trackAdminRoutes from './tracks.js'
 import backupRoutes from './backup.js'
+import tokenRoutes from './token.js'
 
 const UNAUTHORIZED = 401
 const REALM = 'Bearer realm="ephemeral-audio"'
@@ -44,6 +45,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   await fastify.register(resetRoutes)
   await fastify.register(trackAdminRoutes)
   await fastify.register(backupRoutes)
+  await fastify.register(tokenRoutes)
 }
 
 export default admin

@@ -15,9 +15,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { buildTestApp, listen, type TapTest } from '../helper.js'
+import type { BrowserContext, Page } from 'playwright-core'
+import { buildTestApp, listen } from '../helper.js'
+import { ARTIFACTS, DOCS, openBrowser } from './chromium.js'
 import { startService } from '../service-process.js'
 import type { PlayEvent } from '../../schemas/events.js'
 
@@ -38,14 +38,6 @@ declare const document: {
   getAnimations: () => { length: number }
 }
 
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'
-]
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
-const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url))
-
 const NAME = 'tone.wav'
 const RATE = 8000
 const SECONDS = 6
@@ -54,23 +46,6 @@ const SEGMENT = 0.5
 const DEFAULT_RATE = 1
 const SEGMENTS = SECONDS / SEGMENT
 const WORN_RED = 'rgb(255, 99, 88)'
-
-/** A fresh profile per run (launchPersistentContext is how playwright takes --user-data-dir). */
-async function openBrowser (t: TapTest): Promise<BrowserContext> {
-  const profile = await mkdtemp(join(tmpdir(), 'ephemeral-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1100, height: 820 },
-    deviceScaleFactor: 1
-  })
-  t.teardown(async () => {
-    await context.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  return context
-}
 
 interface Watched { page: Page, errors: string[], posted: number[], streamStatuses: Array<{ range: string | undefined, status: number }> }
 

@@ -242,6 +242,14 @@ t.test('uploadTrack, getTrack, updateTrack and deleteTrack', async t => {
   t.equal((await api.DELETE('/tracks/{filename}', { ...file('d.wav'), ...admin })).response.status, 404)
 })
 
+t.test('checkAdminToken', async t => {
+  t.equal((await api.GET('/admin/token', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).response.status, 204)
+  const wrong = await api.GET('/admin/token', { headers: { authorization: 'Bearer wrong' } })
+  t.equal(wrong.response.status, 401)
+  t.equal(present(wrong.error).code, 'EA_UNAUTHORIZED')
+  t.equal((await limitedApi.GET('/admin/token', { headers: { authorization: 'Bearer anything' } })).response.status, 403, 'no ADMIN_TOKEN configured')
+})
+
 t.test('downloadBackup and restoreBackup', async t => {
   const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }
   const backup = await api.GET('/admin/backup', { ...admin, parseAs: 'arrayBuffer' })
