@@ -9,15 +9,20 @@ import { fadeOut, noiseAt, type DecayEngine, type EngineInput } from './engine.j
  * level that sags as the oxide thins, and at the end the common fade.
  */
 export const TapeParamsSchema = Type.Object({
-  finalCutoff: Type.Number({ default: 400, minimum: 150, maximum: 4000, description: 'Low-pass cutoff in Hz at full wear (kept below 0.45 × the sample rate)' }),
+  finalCutoff: Type.Number({ default: 400, minimum: 300, maximum: 4000, description: 'Low-pass cutoff in Hz at full wear (kept below 0.45 × the sample rate). Not lower: around the cutoff the filter turns the phase so far that the output would differ from the pristine audio more than silence does, and the closing fade would then sound less worn' }),
   drive: Type.Number({ default: 2, minimum: 0, maximum: 6, description: 'Saturation drive at full wear: 0 is clean, 2 squashes full-scale peaks to about half' }),
   hiss: Type.Number({ default: -48, minimum: -120, maximum: -24, description: 'Hiss level at full wear, in dB relative to full scale (RMS of the white source)' }),
-  levelLoss: Type.Number({ default: 4, minimum: 0, maximum: 12, description: 'Output level lost at full wear, in dB (worn oxide plays back quieter)' })
+  levelLoss: Type.Number({ default: 4, minimum: 3, maximum: 12, description: 'Output level lost at full wear, in dB: worn oxide plays back quieter, and the lower level keeps the output nearer the pristine audio than silence is, so the closing fade only ever adds wear' })
 })
 export type TapeParams = Static<typeof TapeParamsSchema>
 
-/** Where the cutoff starts at the slightest wear: above hearing, but always below Nyquist. */
-const START_CUTOFF = 20000
+/**
+ * Where the cutoff starts at the slightest wear: just below Nyquist, where the
+ * bilinear low-pass is flat across the audible band (even a 20 kHz cutoff
+ * would audibly turn the phase of the highs at once).
+ */
+const START_CUTOFF_SHARE = 0.49
+/** The final cutoff stays this far below Nyquist at low sample rates. */
 const MAX_CUTOFF_SHARE = 0.45
 /** Butterworth: the flattest pass band, and poles damped enough to settle quickly. */
 const Q = Math.SQRT1_2
@@ -27,13 +32,17 @@ const MAX_PREROLL_SECONDS = 0.05
 /** noiseAt is uniform in [-1, 1): RMS 1/√3, scaled to RMS 1 so `hiss` is a true RMS level. */
 const UNIFORM_TO_UNIT_RMS = Math.sqrt(3)
 const HISS_STREAM = 0x7a9e
-/** Even a 20 kHz low-pass shifts the phase of the highs; the worn sound is blended in over the first wear so w → 0 is the pristine audio. */
-const BLEND_IN_WEAR = 0.05
 
 export function tapeCutoff (wear: number, sampleRate: number, params: TapeParams): number {
-  const top = Math.min(START_CUTOFF, MAX_CUTOFF_SHARE * sampleRate)
-  const bottom = Math.min(params.finalCutoff, top)
+  const top = START_CUTOFF_SHARE * sampleRate
+  const bottom = Math.min(params.finalCutoff, MAX_CUTOFF_SHARE * sampleRate)
   return top * Math.pow(bottom / top, wear)
+}
+
+/** Frames per time constant of the low-pass's poles, whose radius is √a2 (they are a complex pair). */
+function settleFrames (cutoff: number, sampleRate: number): number {
+  const alpha = Math.sin(2 * Math.PI * cutoff / sampleRate) / (2 * Q)
+  return -1 / Math.log(Math.sqrt((1 - alpha) / (1 + alpha)))
 }
 
 /** Padé tanh: only +, × and ÷, so every machine rounds it alike; exactly ±1 from |x| = 3 on. */
@@ -63,8 +72,6 @@ function render (input: EngineInput, params: TapeParams, out: Float64Array[]): v
   // tanh(d·x)/d: unity gain for quiet passages, so it only ever pulls peaks down.
   const drive = params.drive * wear
   const hiss = Math.pow(10, params.hiss / 20) * UNIFORM_TO_UNIT_RMS * wear
-  const wet = Math.min(1, wear / BLEND_IN_WEAR)
-  const dry = 1 - wet
   const first = start - preroll
   for (let c = 0; c < out.length; c++) {
     const source = input.channels[c] as Float64Array
@@ -74,14 +81,13 @@ function render (input: EngineInput, params: TapeParams, out: Float64Array[]): v
     let s1 = 0
     let s2 = 0
     for (let i = 0; i < preroll + length; i++) {
-      const pristine = source[i] as number
-      let x = pristine
+      let x = source[i] as number
       if (drive > 0) x = softClip(drive * x) / drive
       x += hiss * noiseAt(seed, stream, first + i)
       const y = b0 * x + s1
       s1 = b1 * x - a1 * y + s2
       s2 = b0 * x - a2 * y
-      if (i >= preroll) target[i - preroll] = gain * (wet * y + dry * pristine)
+      if (i >= preroll) target[i - preroll] = gain * y
     }
   }
 }
@@ -95,10 +101,9 @@ export const tape: DecayEngine<TapeParams> = {
   defaults: Value.Create(TapeParamsSchema),
   measure: 'High-frequency loss: 1 − (share of energy above 4 kHz in the output) / (that share in the pristine audio); the low-pass cutoff (tapeCutoff) falls log-linearly with wear',
   preroll: (sampleRate, params) => {
-    // The slowest poles are those of the lowest cutoff; a Butterworth pair decays at ω·sin(45°).
-    const lowest = Math.min(params.finalCutoff, MAX_CUTOFF_SHARE * sampleRate)
-    const timeConstant = 1 / (2 * Math.PI * lowest * Q)
-    return Math.ceil(sampleRate * Math.min(MAX_PREROLL_SECONDS, SETTLE_TIME_CONSTANTS * timeConstant))
+    // The slowest poles are at the ends of the cutoff's range: low cutoffs, and cutoffs close to Nyquist.
+    const slowest = Math.max(settleFrames(tapeCutoff(0, sampleRate, params), sampleRate), settleFrames(tapeCutoff(1, sampleRate, params), sampleRate))
+    return Math.ceil(Math.min(MAX_PREROLL_SECONDS * sampleRate, SETTLE_TIME_CONSTANTS * slowest))
   },
   render
 }
