@@ -4,7 +4,7 @@ import { fadeOut, noiseAt, type DecayEngine, type EngineInput } from './engine.j
 
 /**
  * Tape: the top end goes first. A Butterworth low-pass whose cutoff slides
- * (log-linearly) from above 16 kHz down to `finalCutoff`, a soft saturation
+ * (log-linearly) from just below Nyquist (above 21 kHz at 44.1 kHz) down to `finalCutoff`, a soft saturation
  * that grows with wear, hiss that rises under the same worn head, an output
  * level that sags as the oxide thins, and at the end the common fade.
  */
