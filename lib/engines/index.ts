@@ -2,6 +2,10 @@ import { Type } from 'typebox'
 import { Value } from 'typebox/value'
 import type { DecayEngine, EngineParams } from './engine.js'
 import { wow } from './wow.js'
+import { tape } from './tape.js'
+import { fidelity } from './fidelity.js'
+import { noise } from './noise.js'
+import { worn } from './worn.js'
 import { dissolve } from './dissolve.js'
 
 /** What the API says of an engine; `dropout` has no float renderer (lib/render.ts works on its bytes). */
@@ -19,7 +23,7 @@ export const dropout: EngineInfo = {
 }
 
 // Parameters reach an engine only through resolveParams, checked against its own schema: widening its type here is safe.
-const RENDERED = [wow, dissolve] as unknown as DecayEngine[]
+const RENDERED = [tape, wow, fidelity, noise, dissolve, worn] as unknown as DecayEngine[]
 
 /** The engines with a float renderer, by id. */
 export const ENGINES: ReadonlyMap<string, DecayEngine> = new Map(RENDERED.map(e => [e.id, e]))
