@@ -25,6 +25,9 @@ t.test('backup, then restore into a fresh service: the same tracks, counts and e
   for (const [name, segment, times] of [['a.wav', 0, 5], ['a.wav', 4, 2], ['b.wav', 1, 12]] as const) {
     for (let i = 0; i < times; i++) await fetch(`${url}/degrade/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segment_index: segment }) })
   }
+  // One track decays with another engine: a restore renders it with that engine (the repair when its metadata is lost).
+  const patched = await fetch(`${url}/tracks/b.wav`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ engine: 'noise' }) })
+  t.equal(patched.status, 200)
   const res = await fetch(`${url}/admin/backup`, { headers: admin })
   t.equal(res.status, 200)
   t.equal(res.headers.get('content-type'), 'application/gzip')
