@@ -36,6 +36,7 @@ import { AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSche
 import { PlayEventSchema } from './schemas/events.js'
 import { EngineSchema, EngineListSchema } from './schemas/engine.js'
 import engineRoutes from './routes/engines.js'
+import previewRoutes from './routes/preview.js'
 
 export type AppOptions = EnvPluginOptions
 
@@ -80,6 +81,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(healthRoutes)
   await fastify.register(trackRoutes)
   await fastify.register(engineRoutes)
+  await fastify.register(previewRoutes)
   await fastify.register(streamRoutes)
   await fastify.register(degradeRoutes)
   await fastify.register(adminRoutes)

@@ -3,23 +3,13 @@ import { FilenameParams } from '../schemas/track.js'
 import { DegradeRequestSchema, degradeResultExample, type DegradeResult } from '../schemas/degrade.js'
 import { errorExamples } from '../schemas/error.js'
 import { errorResponse, jsonResponse, rateLimitHeaders, retryAfterHeaders, retryLaterHeaders } from '../schemas/responses.js'
-import { clientAddress } from '../plugins/external/rate-limit.js'
-
-const ONE_SECOND = 1000
+import { perClientAndTrack } from '../plugins/external/rate-limit.js'
 
 const degrade: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, degrader } = fastify
   // Plays are small JSON bodies only: without a text parser, anything else is a 415.
   fastify.removeContentTypeParser('text/plain')
-  const rateLimit = config.degradeRateLimit > 0
-    ? {
-        max: config.degradeRateLimit,
-        timeWindow: ONE_SECOND,
-        // Per client and per track: one listener plays one track at a time.
-        keyGenerator: (request: { params: unknown } & Parameters<typeof clientAddress>[0]) =>
-          `${clientAddress(request, config.trustProxy)}|${(request.params as { filename?: string }).filename ?? ''}`
-      }
-    : false
+  const rateLimit = perClientAndTrack(config)
 
   fastify.post('/degrade/:filename', {
     bodyLimit: config.bodyLimit,

@@ -22,10 +22,15 @@ export function engineChoice (id: string, given: Record<string, unknown> = {}): 
   }
 }
 
-/** The engine parameters in a query string: its keys that the engine names (others, such as `engine` itself, are not its). */
-export function engineFromQuery (query: Record<string, unknown>): EngineChoice | undefined {
-  if (typeof query.engine !== 'string') return undefined
-  const info = engineInfo(query.engine)
+/**
+ * The engine a query string names (`engine=`) with its parameters under
+ * their own names; other keys are not the engine's and are ignored. Without
+ * `engine=`, the fallback's engine, its parameters overridden by those given.
+ */
+export function engineFromQuery (query: Record<string, unknown>, fallback?: EngineChoice): EngineChoice | undefined {
+  const id = typeof query.engine === 'string' ? query.engine : fallback?.id
+  if (id === undefined) return undefined
+  const info = engineInfo(id)
   const given = Object.fromEntries(Object.entries(query).filter(([key]) => info !== undefined && key in info.params.properties))
-  return engineChoice(query.engine, given)
+  return engineChoice(id, id === fallback?.id ? { ...fallback.params, ...given } : given)
 }

@@ -32,3 +32,21 @@ export function clientAddress (request: FastifyRequest, trustProxy: boolean): st
   // As the plugin's own key does: one IPv6 client usually holds a whole subnet.
   return normalizeIP(request.ip)
 }
+
+const ONE_SECOND = 1000
+
+/**
+ * The limit of the routes a player calls per segment (plays, previews):
+ * DEGRADE_RATE_LIMIT requests a second per client and per track, since one
+ * listener plays one track at a time; false when the limit is off.
+ */
+export function perClientAndTrack (config: { degradeRateLimit: number, trustProxy: boolean }) {
+  return config.degradeRateLimit > 0
+    ? {
+        max: config.degradeRateLimit,
+        timeWindow: ONE_SECOND,
+        keyGenerator: (request: FastifyRequest) =>
+          `${clientAddress(request, config.trustProxy)}|${(request.params as { filename?: string }).filename ?? ''}`
+      }
+    : false
+}
