@@ -33,6 +33,8 @@ const PreviewQuery = Type.Object({
 const preview: FastifyPluginAsyncTypebox = async (fastify) => {
   const { tracks, wav, config } = fastify
   fastify.get('/preview/:filename', {
+    // A HEAD would render the audio to throw it away.
+    exposeHeadRoute: false,
     config: { rateLimit: perClientAndTrack(config) },
     schema: {
       operationId: 'previewTrack',

@@ -15,7 +15,7 @@ export const TrackChangeSchema = Type.Object({
   title: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The title players show; the file name stays the track\'s name', examples: ['Ephemeral demo (first take)'] })),
   engine: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'A decay engine id from `GET /engines`: the track decays that way from now on, its counts kept', examples: ['tape'] })),
   engine_params: Type.Optional(Type.Record(Type.String(), Type.Number(), { description: 'The engine\'s parameters; those not given take their defaults', examples: [{ cutoff_hz: 400 }] }))
-}, { $id: 'TrackChange', title: 'TrackChange', description: 'A new display title, a new decay engine, or both.', additionalProperties: false, minProperties: 1, examples: [{ title: 'Ephemeral demo (first take)' }, { engine: 'tape' }] })
+}, { $id: 'TrackChange', title: 'TrackChange', description: 'A new display title, a new decay engine, or both.', additionalProperties: false, minProperties: 1, examples: [{ title: 'Ephemeral demo (first take)', engine: 'tape' }] })
 
 const engineFields = {
   engine: Type.String({ description: 'How the track decays: an id from `GET /engines`', examples: ['dropout'] }),

@@ -242,6 +242,20 @@ t.test('uploadTrack, getTrack, updateTrack and deleteTrack', async t => {
   t.equal((await api.DELETE('/tracks/{filename}', { ...file('d.wav'), ...admin })).response.status, 404)
 })
 
+t.test('listEngines and previewTrack', async t => {
+  const engines = present((await api.GET('/engines')).data)
+  t.same(engines.map(e => e.id), ['dropout', 'tape', 'wow', 'fidelity', 'noise', 'dissolve', 'worn'])
+  const preview = await api.GET('/preview/{filename}', { params: { path: { filename: 'b.wav' }, query: { engine: 'tape', plays: 20, from: 0, to: 1 } }, parseAs: 'arrayBuffer' })
+  t.equal(preview.response.status, 200)
+  t.equal(Buffer.from(present(preview.data) as ArrayBuffer).subarray(0, 4).toString(), 'RIFF')
+  const etag = preview.response.headers.get('etag') as string
+  const cached = await api.GET('/preview/{filename}', { params: { path: { filename: 'b.wav' }, query: { engine: 'tape', plays: 20, from: 0, to: 1 } }, headers: { 'if-none-match': etag }, parseAs: 'arrayBuffer' })
+  t.equal(cached.response.status, 304)
+  const bad = await api.GET('/preview/{filename}', { params: { path: { filename: 'b.wav' }, query: { engine: 'vinyl' } } })
+  t.equal(bad.response.status, 400)
+  t.equal(present(bad.error).code, 'EA_BAD_ENGINE')
+})
+
 t.test('checkAdminToken', async t => {
   t.equal((await api.GET('/admin/token', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).response.status, 204)
   const wrong = await api.GET('/admin/token', { headers: { authorization: 'Bearer wrong' } })
