@@ -140,7 +140,11 @@ function trackRow (track) {
 function paintRow (entry) {
   const { track, row } = entry
   row.name.textContent = track.title
-  row.meta.textContent = `${formatTime(track.duration)} · ${formatPercent(track.overall_degradation)} silenced`
+  // Dropout silences; the other engines wear the sound in their own way, and say which.
+  const wear = track.engine === undefined || track.engine === 'dropout'
+    ? `${formatPercent(track.overall_degradation)} silenced`
+    : `${formatPercent(track.overall_degradation)} worn · ${track.engine}`
+  row.meta.textContent = `${formatTime(track.duration)} · ${wear}`
   // A sliver from the first play on: at 1 % per play the true width stays under a pixel for a long time.
   const overall = Math.min(100, track.overall_degradation)
   row.bar.style.width = overall > 0 ? `max(3px, ${overall}%)` : '0'
