@@ -5,17 +5,24 @@ import type { WavFormat } from '../wav-format.js'
  * and rounding of pcm.ts's readSample/writeSample (so 0 plays round-trips to
  * the same bytes), one loop per sample format rather than a switch per sample.
  */
-export function toPlanes (bytes: Buffer, format: WavFormat): Float64Array[] {
+export function toPlanes (bytes: Buffer, format: WavFormat, alloc: (length: number) => Float64Array = n => new Float64Array(n)): Float64Array[] {
   const { channels, blockAlign } = format
   const frames = Math.floor(bytes.length / blockAlign)
-  const planes = Array.from({ length: channels }, () => new Float64Array(frames))
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+  const planes = Array.from({ length: channels }, () => alloc(frames))
   const width = format.bitsPerSample / 8
   for (let c = 0; c < channels; c++) {
     const plane = planes[c] as Float64Array
-    let p = c * width
-    const read = reader(format)
-    for (let i = 0; i < frames; i++, p += blockAlign) plane[i] = read(view, p)
+    const p0 = c * width
+    // The two common formats read straight from the bytes: a call per sample costs more than the sample.
+    if (format.encoding === 'int' && width === 2) {
+      for (let i = 0, p = p0; i < frames; i++, p += blockAlign) plane[i] = (((bytes[p] as number) | ((bytes[p + 1] as number) << 8)) << 16 >> 16) / 32768
+    } else if (format.encoding === 'int' && width === 3) {
+      for (let i = 0, p = p0; i < frames; i++, p += blockAlign) plane[i] = (((bytes[p] as number) | ((bytes[p + 1] as number) << 8) | ((bytes[p + 2] as number) << 16)) << 8 >> 8) / 8388608
+    } else {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+      const read = reader(format)
+      for (let i = 0, p = p0; i < frames; i++, p += blockAlign) plane[i] = read(view, p)
+    }
   }
   return planes
 }
@@ -23,13 +30,23 @@ export function toPlanes (bytes: Buffer, format: WavFormat): Float64Array[] {
 /** Write frames [from, to) of the planes into `out` at byte `offset`, rounded and clamped as writeSample does. */
 export function fromPlanes (planes: Float64Array[], format: WavFormat, out: Buffer, offset: number, from: number, to: number): void {
   const { channels, blockAlign } = format
-  const view = new DataView(out.buffer, out.byteOffset, out.length)
   const width = format.bitsPerSample / 8
-  const write = writer(format)
   for (let c = 0; c < channels; c++) {
     const plane = planes[c] as Float64Array
-    let p = offset + c * width
-    for (let i = from; i < to; i++, p += blockAlign) write(view, p, plane[i] as number)
+    const p0 = offset + c * width
+    if (format.encoding === 'int' && width === 2) {
+      for (let i = from, p = p0; i < to; i++, p += blockAlign) {
+        const x = plane[i] as number
+        const r = Math.round(Number.isNaN(x) ? 0 : x * 32768)
+        const v = r < -32768 ? -32768 : r > 32767 ? 32767 : r
+        out[p] = v
+        out[p + 1] = v >> 8
+      }
+    } else {
+      const view = new DataView(out.buffer, out.byteOffset, out.length)
+      const write = writer(format)
+      for (let i = from, p = p0; i < to; i++, p += blockAlign) write(view, p, plane[i] as number)
+    }
   }
 }
 
@@ -75,4 +92,24 @@ function writer (format: WavFormat): Write {
     if (bitsPerSample === 32) return (v, p, x) => { v.setInt32(p, clampRound(x * 2147483648, -2147483648, 2147483647), true) }
   }
   throw new RangeError(`no sample codec for ${bitsPerSample}-bit ${encoding}`)
+}
+
+/**
+ * Float arrays reused from one render to the next: a play needs a few
+ * hundred kilobytes of them, and allocating (and collecting) that much per
+ * play cost more than the rendering itself. `reset` at the start of a
+ * synchronous render; nothing taken may be kept past it.
+ */
+export class PlaneArena {
+  private readonly slots: Float64Array[] = []
+  private used = 0
+
+  reset (): void { this.used = 0 }
+
+  take (length: number): Float64Array {
+    let slot = this.slots[this.used]
+    if (slot === undefined || slot.length < length) this.slots[this.used] = slot = new Float64Array(Math.max(length, (slot?.length ?? 0) * 2))
+    this.used++
+    return slot.subarray(0, length)
+  }
 }

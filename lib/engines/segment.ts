@@ -1,6 +1,8 @@
 import type { WavFormat } from '../wav-format.js'
 import type { DecayEngine, EngineParams } from './engine.js'
-import { fromPlanes, toPlanes } from './planar.js'
+import { fromPlanes, PlaneArena, toPlanes } from './planar.js'
+
+const arena = new PlaneArena()
 
 /**
  * Where an engine's output meets the file: which frames a play of one
@@ -67,8 +69,10 @@ export function renderFrames (track: EngineTrack, span: FrameSpan, pristine: Buf
   }
   const out = Buffer.from(pristine.subarray((span.from - span.readFrom) * blockAlign))
   const fade = crossfadeFrames(track)
-  let planes: Float64Array[] | undefined
-  const source = () => (planes ??= toPlanes(pristine, format))
+  arena.reset()
+  // What each segment in the span needs: its own sound, and where its wear differs from the previous one's, that one's sound over its head.
+  const parts: Array<{ start: number, a: number, b: number, wear: number, before: number, fadeEnd: number }> = []
+  const needs: Array<{ wear: number, from: number, to: number }> = []
   for (let index = Math.floor(span.from / framesPerSegment); index * framesPerSegment < span.to; index++) {
     const start = index * framesPerSegment
     const a = Math.max(span.from, start)
@@ -77,29 +81,64 @@ export function renderFrames (track: EngineTrack, span: FrameSpan, pristine: Buf
     const before = index > 0 ? track.wearOf(index - 1) : wear
     const fadeEnd = before === wear ? a : Math.min(b, start + fade)
     if (wear === 0 && fadeEnd <= a) continue
-    const own = wetOf(track, source(), span.readFrom, a, b, wear)
+    parts.push({ start, a, b, wear, before, fadeEnd })
+    need(needs, wear, a, b)
+    if (fadeEnd > a) need(needs, before, a, fadeEnd)
+  }
+  if (parts.length === 0) return out
+  // One engine call per wear and stretch: a segment's sound and its continuation into the next one's head come from one render, one preroll.
+  const planes = toPlanes(pristine, format, n => arena.take(n))
+  const rendered = needs.map(n => ({ ...n, planes: wetOf(track, planes, span.readFrom, n.from, n.to, n.wear) }))
+  const wetAt = (wear: number, a: number, b: number) => {
+    const run = rendered.find(r => r.wear === wear && r.from <= a && b <= r.to) as (typeof rendered)[number]
+    return run.planes.map(p => p.subarray(a - run.from, b - run.from))
+  }
+  for (const { start, a, b, wear, before, fadeEnd } of parts) {
+    const own = wetAt(wear, a, b)
     if (fadeEnd > a) {
-      const previous = wetOf(track, source(), span.readFrom, a, fadeEnd, before)
+      const previous = wetAt(before, a, fadeEnd)
+      const mixed = own.map(o => arena.take(o.length))
       for (let c = 0; c < own.length; c++) {
         const o = own[c] as Float64Array
         const p = previous[c] as Float64Array
+        const m = mixed[c] as Float64Array
+        m.set(o)
         for (let f = a; f < fadeEnd; f++) {
           const g = 0.5 - 0.5 * Math.cos(Math.PI * (f - start + 0.5) / fade)
-          o[f - a] = (p[f - a] as number) * (1 - g) + (o[f - a] as number) * g
+          m[f - a] = (p[f - a] as number) * (1 - g) + (o[f - a] as number) * g
         }
       }
+      fromPlanes(mixed, format, out, (a - span.from) * blockAlign, 0, b - a)
+    } else {
+      fromPlanes(own, format, out, (a - span.from) * blockAlign, 0, b - a)
     }
-    fromPlanes(own, format, out, (a - span.from) * blockAlign, 0, b - a)
   }
   return out
 }
 
+/** Add [from, to) at `wear` to the stretches to render, joined to one it touches. */
+function need (needs: Array<{ wear: number, from: number, to: number }>, wear: number, from: number, to: number): void {
+  const touching = needs.find(n => n.wear === wear && n.from <= to && from <= n.to)
+  if (touching === undefined) {
+    needs.push({ wear, from, to })
+  } else {
+    touching.from = Math.min(touching.from, from)
+    touching.to = Math.max(touching.to, to)
+  }
+}
+
 /** The engine's output for frames [a, b) at `wear`; 0 is the pristine audio. */
 function wetOf (track: EngineTrack, planes: Float64Array[], planesFrom: number, a: number, b: number, wear: number): Float64Array[] {
-  if (wear <= 0) return planes.map(p => p.slice(a - planesFrom, b - planesFrom))
+  if (wear <= 0) {
+    return planes.map(p => {
+      const copy = arena.take(b - a)
+      copy.set(p.subarray(a - planesFrom, b - planesFrom))
+      return copy
+    })
+  }
   const preroll = Math.min(a - planesFrom, track.engine.preroll(track.format.sampleRate, track.params))
   const channels = planes.map(p => p.subarray(a - preroll - planesFrom, b - planesFrom))
-  const out = planes.map(() => new Float64Array(b - a))
+  const out = planes.map(() => arena.take(b - a).fill(0))
   track.engine.render({ channels, preroll, start: a, length: b - a, sampleRate: track.format.sampleRate, seed: track.seed, wear }, track.params, out)
   return out
 }
