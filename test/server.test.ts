@@ -22,7 +22,7 @@ async function folders (t: Test) {
 t.test('a bad environment variable stops the service at boot with a message naming it', async t => {
   const loader = process.execArgv.filter(a => a.includes('@tapjs/typescript'))
   const server = fileURLToPath(new URL('../server.ts', import.meta.url))
-  const run = spawnSync(process.execPath, [...loader, server], { env: { PATH: process.env.PATH, PORT: '99999' }, encoding: 'utf8', timeout: 30_000 })
+  const run = spawnSync(process.execPath, [...loader, server], { env: { PATH: process.env.PATH, PORT: '99999' }, encoding: 'utf8', timeout: 90_000 })
   t.equal(run.status, 1)
   t.match(run.stderr, /cannot start: .*PORT/)
 })

@@ -123,3 +123,33 @@ t.test('PUT ?engine= chooses the engine of an upload; an unknown one is refused 
   t.equal(bad.statusCode, 400)
   t.equal((await served.app.inject('/stats/other.wav')).statusCode, 404, 'nothing was kept')
 })
+
+t.test('kill -9 while an engine change renders the track: the restart finishes it (or it never began); plays and audio agree', { timeout: 300_000 }, async t => {
+  for (const delay of [20, 250]) {
+    const root = await mkdtemp(join(tmpdir(), 'ephemeral-engine-change-'))
+    t.teardown(async () => await rm(root, { recursive: true, force: true }))
+    const dirs = { audioDir: join(root, 'audio'), metadataDir: join(root, 'metadata') }
+    await mkdir(dirs.audioDir)
+    await writeTestWav(join(dirs.audioDir, 'long.wav'), { frames: 44100 * 20, sampleRate: 44100, channels: 2 })
+    const service = await startService({ AUDIO_DIR: dirs.audioDir, METADATA_DIR: dirs.metadataDir, DECAY_ENGINE: 'wow', DEGRADATION_RATE: String(RATE), DEGRADE_RATE_LIMIT: '0', ADMIN_TOKEN: TOKEN })
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`${service.url}/degrade/long.wav`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segment_index: (i * 7) % 40 }) })
+      t.equal(res.status, 200)
+    }
+    const change = fetch(`${service.url}/tracks/long.wav`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ engine: 'dissolve' }) }).catch(() => undefined)
+    await new Promise(resolve => setTimeout(resolve, delay))
+    service.child.kill('SIGKILL')
+    await service.exited
+    const answered = await change
+    const again = await buildTestApp(t, { dirs, env: { DEGRADATION_RATE: RATE } })
+    const stats = (await again.app.inject('/stats/long.wav')).json() as { engine: string, total_plays: number }
+    t.equal(stats.total_plays, 30, `killed after ${delay} ms: every acknowledged play is kept`)
+    if (answered?.status === 200) t.equal(stats.engine, 'dissolve', 'an acknowledged change is kept')
+    t.ok(['wow', 'dissolve'].includes(stats.engine), `the engine is the old or the new one (${stats.engine})`)
+    await again.app.degrader.checkpoint()
+    const { meta, expected, actual } = await expectedAudio(dirs.metadataDir, dirs.audioDir, 'long.wav')
+    t.notOk(meta.reset_pending, 'no change is left half done')
+    t.ok(actual.equals(expected), `the audio is ${stats.engine}'s rendering at the recorded counts`)
+    await again.app.close()
+  }
+})

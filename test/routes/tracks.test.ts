@@ -26,8 +26,8 @@ t.test('GET /tracks lists playable tracks with the Flask field names and types',
   const list = res.json()
   t.same(list.map((x: { filename: string }) => x.filename), ['a.WAV', 'b.wav'])
   const b = list[1]
-  t.same(Object.keys(b).sort(), ['bits_per_sample', 'channels', 'duration', 'filename', 'overall_degradation', 'sample_format', 'sample_rate', 'title', 'total_plays', 'total_segments', 'total_streams'])
-  t.same(b, { filename: 'b.wav', title: 'b', duration: 1.5, overall_degradation: 0, total_streams: 0, total_segments: 3, total_plays: 0, sample_rate: 8000, channels: 2, bits_per_sample: 16, sample_format: 'int' })
+  t.same(Object.keys(b).sort(), ['bits_per_sample', 'channels', 'duration', 'engine', 'engine_params', 'filename', 'overall_degradation', 'sample_format', 'sample_rate', 'title', 'total_plays', 'total_segments', 'total_streams'])
+  t.same(b, { filename: 'b.wav', title: 'b', duration: 1.5, overall_degradation: 0, total_streams: 0, total_segments: 3, total_plays: 0, engine: 'dropout', engine_params: {}, sample_rate: 8000, channels: 2, bits_per_sample: 16, sample_format: 'int' })
   t.equal(list[0].bits_per_sample, 24)
   t.equal(list[0].total_segments, 2)
 })
