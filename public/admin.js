@@ -398,7 +398,7 @@ function paramInput (name, schema, value, onChange) {
   f.number.setAttribute('aria-label', `${name}, value`)
   f.description.id = `${id}-help`
   f.description.textContent = [
-    schema.description,
+    schema.description?.replace(/([^.])$/, '$1.'),
     bounded ? `From ${schema.minimum} to ${schema.maximum}; default ${schema.default}.` : `Default ${schema.default}.`
   ].filter(Boolean).join(' ')
   for (const input of [f.range, f.number]) {
