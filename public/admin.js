@@ -1,4 +1,4 @@
-/* global document, sessionStorage, fetch, XMLHttpRequest, URL, confirm, setTimeout */
+/* global document, sessionStorage, fetch, XMLHttpRequest, URL, URLSearchParams, confirm, setTimeout, clearTimeout */
 /**
  * The Ephemeral Audio admin page. Plain browser JavaScript, no dependencies.
  *
@@ -8,6 +8,10 @@
  * any call signs out with a message. All URLs are relative to the page.
  *
  * Uploads use XMLHttpRequest, for its upload progress (fetch has none).
+ *
+ * Each track's Decay panel chooses its engine and the engine's parameters
+ * (GET engines gives them, as JSON Schema), with a preview (GET preview) of
+ * the first seconds at a chosen number of plays, then PATCHes the track.
  */
 
 const TOKEN_KEY = 'ephemeral-audio.admin-token'
@@ -39,8 +43,16 @@ const el = {
   restoreProgress: byId('restore-progress'),
   restore: byId('restore'),
   trackTemplate: byId('track-template'),
-  uploadTemplate: byId('upload-template')
+  uploadTemplate: byId('upload-template'),
+  decayTemplate: byId('decay-template'),
+  paramTemplate: byId('param-template')
 }
+
+/** How much audio a preview plays: the first seconds, enough to judge an engine. */
+const PREVIEW_SECONDS = 10
+/** A preview follows the sliders once they have been still this long (previews are rate-limited as plays). */
+const PREVIEW_DELAY_MS = 300
+const TOO_MANY_REQUESTS = 429
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
@@ -49,7 +61,11 @@ const state = {
   /** Files waiting to be uploaded (or done, or refused): { file, row, fields, status }. */
   pending: [],
   uploading: false,
-  nextId: 0
+  nextId: 0,
+  /** GET engines: [{ id, name, description, params, defaults }], loaded once. */
+  engines: null,
+  /** GET /: { degradation_rate, segment_duration }, loaded with the engines. */
+  service: null
 }
 
 const enc = encodeURIComponent
@@ -203,7 +219,26 @@ el.signOut.addEventListener('click', () => signOut('Signed out.'))
 
 // ---------------------------------------------------------------- tracks
 
+/** The engines and the service's rates, once per page (again after a failure). */
+async function loadEngines () {
+  if (state.engines !== null) return
+  try {
+    const [engines, service] = await Promise.all([
+      (await api('GET', 'engines')).json(),
+      (await api('GET', './')).json()
+    ])
+    state.engines = engines
+    state.service = service
+  } catch (error) {
+    failed('Loading the decay engines', error)
+  }
+}
+
+const engineOf = (id) => state.engines?.find(engine => engine.id === id)
+const engineName = (id) => engineOf(id)?.name ?? id
+
 async function loadTracks () {
+  await loadEngines()
   let list
   try {
     list = await (await api('GET', 'tracks')).json()
@@ -235,8 +270,9 @@ function trackRow (track) {
     formatTime(track.duration),
     formatOf(track),
     plural(track.total_plays, 'play'),
-    `${formatPercent(track.overall_degradation)} silenced`
+    `${formatPercent(track.overall_degradation)} ${(track.engine ?? 'dropout') === 'dropout' ? 'silenced' : 'worn'}`
   ].join(' · ')
+  f.engine.textContent = `Decay: ${engineName(track.engine ?? 'dropout')}`
   const overall = Math.min(100, track.overall_degradation)
   f.bar.style.width = overall > 0 ? `max(3px, ${overall}%)` : '0'
   f['rename-label'].htmlFor = id
@@ -258,6 +294,27 @@ function trackRow (track) {
   f['rename-form'].addEventListener('submit', async (event) => {
     event.preventDefault()
     await rename(track, f['rename-input'].value.trim())
+  })
+  const decay = item.querySelector('[data-action="decay"]')
+  let panel = null
+  decay.addEventListener('click', () => {
+    if (panel !== null) {
+      panel.close()
+      return
+    }
+    if (state.engines === null) {
+      say('The decay engines could not be loaded: press Refresh to try again.', 'error')
+      return
+    }
+    panel = decayPanel(track, () => {
+      panel = null
+      decay.setAttribute('aria-expanded', 'false')
+      decay.focus()
+    })
+    decay.setAttribute('aria-controls', panel.form.id)
+    decay.setAttribute('aria-expanded', 'true')
+    f.actions.after(panel.form)
+    panel.form.querySelector('select').focus()
   })
   item.querySelector('[data-action="reset"]').addEventListener('click', () => reset(track))
   item.querySelector('[data-action="delete"]').addEventListener('click', () => remove(track))
@@ -307,6 +364,229 @@ el.refresh.addEventListener('click', async () => {
   await loadTracks()
   say(`${plural(state.tracks.size, 'track')} listed.`)
 })
+
+// ---------------------------------------------------------------- decay engines
+
+/** How many decimals a number is written with (2.5 → 1). */
+function decimalsOf (value) {
+  const text = String(value ?? 0)
+  return text.includes('.') && !text.includes('e') ? text.length - text.indexOf('.') - 1 : 0
+}
+
+/** The decimals a parameter's inputs step by: about a hundredth of its range, and its bounds and default exactly. */
+function precisionOf (schema) {
+  if (schema.type === 'integer') return 0
+  const span = schema.maximum - schema.minimum
+  const fine = Number.isFinite(span) && span > 0 ? 2 - Math.floor(Math.log10(span)) : 2
+  return Math.min(6, Math.max(0, fine, decimalsOf(schema.minimum), decimalsOf(schema.maximum), decimalsOf(schema.default)))
+}
+
+/** Plays after which a segment is gone (fully worn): ceil(100 / degradation_rate). */
+const goneAt = () => Math.max(1, Math.ceil(100 / state.service.degradation_rate))
+
+/** One labelled range and number input per parameter of the engine's schema, synchronised. */
+function paramInput (name, schema, value, onChange) {
+  const row = el.paramTemplate.content.firstElementChild.cloneNode(true)
+  const f = fieldsOf(row)
+  const id = `param-${state.nextId++}`
+  const decimals = precisionOf(schema)
+  const step = decimals === 0 ? '1' : (10 ** -decimals).toFixed(decimals)
+  const bounded = Number.isFinite(schema.minimum) && Number.isFinite(schema.maximum)
+  f.label.textContent = name
+  f.label.htmlFor = `${id}-range`
+  f.range.id = `${id}-range`
+  f.number.setAttribute('aria-label', `${name}, value`)
+  f.description.id = `${id}-help`
+  f.description.textContent = [
+    schema.description?.replace(/([^.])$/, '$1.'),
+    bounded ? `From ${schema.minimum} to ${schema.maximum}; default ${schema.default}.` : `Default ${schema.default}.`
+  ].filter(Boolean).join(' ')
+  for (const input of [f.range, f.number]) {
+    input.step = step
+    if (Number.isFinite(schema.minimum)) input.min = String(schema.minimum)
+    if (Number.isFinite(schema.maximum)) input.max = String(schema.maximum)
+    input.setAttribute('aria-describedby', f.description.id)
+    input.value = String(value)
+  }
+  if (!bounded) {
+    f.range.hidden = true
+    f.label.htmlFor = f.number.id = `${id}-number`
+  }
+  row.dataset.param = name
+  const valid = () => {
+    const n = f.number.valueAsNumber
+    return Number.isFinite(n) && !(n < schema.minimum) && !(n > schema.maximum)
+  }
+  f.range.addEventListener('input', () => {
+    f.number.value = f.range.value
+    f.number.removeAttribute('aria-invalid')
+    onChange()
+  })
+  f.number.addEventListener('input', () => {
+    if (valid()) {
+      f.range.value = f.number.value
+      f.number.removeAttribute('aria-invalid')
+      onChange()
+    } else {
+      f.number.setAttribute('aria-invalid', 'true')
+    }
+  })
+  return {
+    row,
+    valid,
+    value: () => Number(f.number.valueAsNumber.toFixed(decimals))
+  }
+}
+
+/**
+ * A track's Decay panel: { form, close }. The preview follows the choices,
+ * PREVIEW_DELAY_MS after the last change; Apply asks, then PATCHes the track.
+ */
+function decayPanel (track, onClose) {
+  const form = el.decayTemplate.content.firstElementChild.cloneNode(true)
+  const f = fieldsOf(form)
+  const id = `decay-${state.nextId++}`
+  const current = track.engine ?? 'dropout'
+  const gone = goneAt()
+  const segmentSeconds = state.service.segment_duration > 0 ? state.service.segment_duration : track.duration / track.total_segments
+  const previewTo = Math.max(1, Math.min(track.total_segments, Math.ceil(PREVIEW_SECONDS / segmentSeconds)))
+  let params = new Map()
+  let timer
+  let closed = false
+
+  form.id = id
+  form.setAttribute('aria-label', `Decay of ${track.title}`)
+  f.heading.textContent = `Decay of “${track.title}”`
+  f['engine-label'].htmlFor = f.engine.id = `${id}-engine`
+  f.description.id = `${id}-engine-help`
+  f.engine.setAttribute('aria-describedby', f.description.id)
+  f.engine.append(...state.engines.map(engine => {
+    const option = document.createElement('option')
+    option.value = engine.id
+    option.textContent = engine.id === current ? `${engine.name} (now)` : engine.name
+    return option
+  }))
+  f.engine.value = current
+
+  f['plays-label'].htmlFor = f.plays.id = `${id}-plays`
+  f['plays-text'].id = `${id}-plays-help`
+  f.plays.setAttribute('aria-describedby', f['plays-text'].id)
+  f.plays.max = String(gone)
+  f.plays.value = String(Math.min(gone, Math.round(track.total_plays / Math.max(1, track.total_segments))))
+  f['preview-title'].textContent = `Preview: the first ${formatTime(previewTo * segmentSeconds)}, every segment at the chosen plays`
+  f.audio.setAttribute('aria-label', `Preview of ${track.title}`)
+
+  function showPlays () {
+    const plays = f.plays.valueAsNumber
+    const wear = Math.min(100, plays * state.service.degradation_rate)
+    f['plays-text'].textContent = plays >= gone
+      ? `${plural(plays, 'play')} per segment: gone (fully worn)`
+      : `${plural(plays, 'play')} per segment: ${formatPercent(wear)} worn; gone at ${gone}`
+  }
+
+  function showEngine () {
+    const engine = engineOf(f.engine.value)
+    f.description.textContent = engine.description
+    const properties = engine.params?.properties ?? {}
+    const own = f.engine.value === current ? track.engine_params ?? {} : {}
+    params = new Map(Object.entries(properties).map(([name, schema]) => {
+      const value = own[name] ?? engine.defaults?.[name] ?? schema.default
+      return [name, paramInput(name, schema, value, later)]
+    }))
+    f.params.replaceChildren(...[...params.values()].map(p => p.row))
+    f.params.hidden = params.size === 0
+  }
+
+  function message (text, kind = '') {
+    f.message.textContent = text
+    f.message.className = `message ${kind}`
+  }
+
+  function previewUrl () {
+    const query = new URLSearchParams({ engine: f.engine.value, plays: f.plays.value, from: '0', to: String(previewTo) })
+    for (const [name, input] of params) if (input.valid()) query.set(name, String(input.value()))
+    return `preview/${enc(track.filename)}?${query}`
+  }
+
+  function preview () {
+    clearTimeout(timer)
+    if (closed || [...params.values()].some(p => !p.valid())) return
+    const url = previewUrl()
+    if (f.audio.getAttribute('src') === url) return
+    f.audio.src = url
+    message('')
+  }
+
+  function later () {
+    clearTimeout(timer)
+    timer = setTimeout(preview, PREVIEW_DELAY_MS)
+  }
+
+  // A preview that does not load: the service's words, asked once more (a refusal is cheap).
+  f.audio.addEventListener('error', async () => {
+    const url = f.audio.getAttribute('src')
+    if (closed || url === null) return
+    let text = 'The preview could not be loaded.'
+    try {
+      const res = await fetch(url, { headers: { accept: 'application/json' } })
+      if (res.status === TOO_MANY_REQUESTS) text = 'Too many previews at once: wait a moment, then press play.'
+      else if (!res.ok) text = `The preview could not be loaded: ${problemOf(res.status, await res.text())}`
+      else text = 'The preview could not be played: press play to try again.'
+    } catch { /* the message above */ }
+    if (f.audio.getAttribute('src') === url) message(text, 'error')
+  })
+
+  f.engine.addEventListener('change', () => {
+    showEngine()
+    later()
+  })
+  f.plays.addEventListener('input', () => {
+    showPlays()
+    later()
+  })
+
+  function close () {
+    closed = true
+    clearTimeout(timer)
+    f.audio.pause()
+    f.audio.removeAttribute('src')
+    form.remove()
+    onClose()
+  }
+  f.close.addEventListener('click', close)
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') close()
+  })
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const invalid = [...params].find(([, p]) => !p.valid())
+    if (invalid !== undefined) {
+      message(`${invalid[0]} is out of its bounds: see the range under it.`, 'error')
+      return
+    }
+    const engine = engineOf(f.engine.value)
+    if (!confirm(`Every segment of “${track.title}” (${track.filename}) will be rendered again with ${engine.name}; its plays are kept.`)) return
+    const engineParams = Object.fromEntries([...params].map(([name, p]) => [name, p.value()]))
+    f.apply.disabled = true
+    message(`Rendering every segment of ${track.filename} again…`)
+    try {
+      const changed = await (await api('PATCH', `tracks/${enc(track.filename)}`, { json: { engine: engine.id, engine_params: engineParams } })).json()
+      say(`${changed.filename} now decays by ${engineName(changed.engine)}; its ${plural(changed.total_plays, 'play')} are kept.`)
+    } catch (error) {
+      f.apply.disabled = false
+      if (error.status !== UNAUTHORIZED) message(`Not applied: ${error.message}`, 'error')
+      return
+    }
+    close()
+    await loadTracks()
+  })
+
+  showEngine()
+  showPlays()
+  preview()
+  return { form, close }
+}
 
 // ---------------------------------------------------------------- uploads
 

@@ -15,8 +15,8 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { Page } from 'playwright-core'
 import { buildTestApp, listen } from '../helper.js'
+import { answerDialogs, row, TOKEN_KEY, watch } from './admin-helpers.js'
 import { ARTIFACTS, DOCS, openBrowser } from './chromium.js'
 
 // The page.evaluate callbacks run in the browser; this is all they use of it, declared for the type checker.
@@ -28,7 +28,6 @@ declare const sessionStorage: { getItem: (key: string) => string | null }
 
 const run = promisify(execFile)
 const TOKEN = 'admin-page-test-token'
-const TOKEN_KEY = 'ephemeral-audio.admin-token'
 const PHONE_WIDTH = 375
 
 /** Real encoded audio, as an artist would have it: ffmpeg's sine, encoded to FLAC and MP3 (a test oracle; the service decodes on its own). */
@@ -42,41 +41,6 @@ async function makeAudio (dir: string) {
   await writeFile(notAudio, 'Lyrics, second verse: not audio at all, whatever its name says.\n')
   return { flac, mp3, notAudio }
 }
-
-interface Watched {
-  page: Page
-  /** Console errors and uncaught exceptions, but for the browser's note of an HTTP error status. */
-  errors: string[]
-  /** The browser's notes of an HTTP error status ("401 http://…/admin/token"): the test says which it expects. */
-  failedLoads: string[]
-}
-
-function watch (page: Page): Watched {
-  const watched: Watched = { page, errors: [], failedLoads: [] }
-  page.on('console', message => {
-    if (message.type() !== 'error') return
-    const status = /^Failed to load resource: the server responded with a status of (\d+)/.exec(message.text())
-    if (status === null) watched.errors.push(message.text())
-    else watched.failedLoads.push(`${status[1]} ${message.location().url}`)
-  })
-  page.on('pageerror', error => watched.errors.push(error.message))
-  return watched
-}
-
-/** Answers the page's confirmation dialogs in turn; keeps their texts. */
-function answerDialogs (page: Page) {
-  const answers: boolean[] = []
-  const asked: string[] = []
-  page.on('dialog', async dialog => {
-    asked.push(dialog.message())
-    const yes = answers.shift()
-    if (yes === undefined) throw new Error(`an unexpected dialog: ${dialog.message()}`)
-    await (yes ? dialog.accept() : dialog.dismiss())
-  })
-  return { answers, asked }
-}
-
-const row = (page: Page, filename: string) => page.locator(`#track-list li[data-filename="${filename}"]`)
 
 t.test('the artist manages the library from /admin, and a listener plays what was uploaded', async t => {
   const { app } = await buildTestApp(t, { env: { ADMIN_TOKEN: `other-token,${TOKEN}`, DEGRADE_RATE_LIMIT: 0 } })
