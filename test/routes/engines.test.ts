@@ -153,3 +153,33 @@ t.test('kill -9 while an engine change renders the track: the restart finishes i
     await again.app.close()
   }
 })
+
+t.test('engine changes while 20 clients play: every acknowledged play is counted, and the audio is the last engine\'s rendering', async t => {
+  const served = await buildTestApp(t, { tracks: { 'c.wav': { frames: 8000 * 5, channels: 2 } }, env: { ADMIN_TOKEN: TOKEN, DECAY_ENGINE: 'tape', DEGRADATION_RATE: RATE, DEGRADE_RATE_LIMIT: 0 } })
+  const url = await listen(served.app)
+  let acknowledged = 0
+  let stop = false
+  const stopped = () => stop
+  const players = Array.from({ length: 20 }, async (_, c) => {
+    for (let i = 0; !stopped(); i++) {
+      const res = await fetch(`${url}/degrade/c.wav`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segment_index: (c + i) % 10 }) })
+      if (res.status === 200) acknowledged++
+      else t.fail(`a play answered ${res.status}: ${await res.text()}`)
+      await res.arrayBuffer().catch(() => {})
+    }
+  })
+  for (const engine of ['noise', 'fidelity', 'worn']) {
+    await new Promise(resolve => setTimeout(resolve, 150))
+    const res = await fetch(`${url}/tracks/c.wav`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ engine }) })
+    t.equal(res.status, 200, `changed to ${engine} while plays go on`)
+  }
+  await new Promise(resolve => setTimeout(resolve, 150))
+  stop = true
+  await Promise.all(players)
+  const stats = (await (await fetch(`${url}/stats/c.wav`)).json()) as { engine: string, total_plays: number }
+  t.equal(stats.engine, 'worn')
+  t.equal(stats.total_plays, acknowledged, `all ${acknowledged} acknowledged plays are counted`)
+  await served.app.degrader.checkpoint()
+  const { expected, actual } = await expectedAudio(served.metadataDir, served.audioDir, 'c.wav')
+  t.ok(actual.equals(expected), 'the file is worn\'s rendering at the counts')
+})
