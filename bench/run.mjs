@@ -16,6 +16,8 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'stream,degrade,upload,memory,startup' },
     seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
     label: { type: 'string', default: '' },
+    // The decay engine of the tracks the degrade case plays (DECAY_ENGINE): `--engine dissolve` measures the slowest.
+    engine: { type: 'string', default: 'dropout' },
     // On a shared machine, a negative value (root only) lets other work disturb the figures less; children inherit it.
     nice: { type: 'string', default: process.env.BENCH_NICE ?? '0' },
     'cpu-prof': { type: 'boolean', default: false }
@@ -56,7 +58,7 @@ const results = {
     nginx: nginxPath() === undefined ? 'not installed' : 'installed',
     loadAverageAtStart: loadavg().map(n => round(n, 2))
   },
-  settings: { nice, seconds: SECONDS, warmupSeconds: 1, streamRounds: STREAM_ROUNDS, streamConnections: STREAM_CONNECTIONS, degradeConnections: DEGRADE_CONNECTIONS, degradeRate: DEGRADE_RATE, segmentSeconds: SEGMENT_SECONDS },
+  settings: { nice, seconds: SECONDS, warmupSeconds: 1, streamRounds: STREAM_ROUNDS, streamConnections: STREAM_CONNECTIONS, degradeConnections: DEGRADE_CONNECTIONS, degradeRate: DEGRADE_RATE, segmentSeconds: SEGMENT_SECONDS, engine: args.engine },
   streaming: undefined,
   degrade: undefined,
   memory: undefined,
@@ -103,7 +105,7 @@ async function streamAndDegrade () {
   const short = await writeTrack(join(dirs.audioDir, 'track-60s.wav'), { seconds: 60 })
   const long = only.has('degrade') ? await writeTrack(join(dirs.audioDir, 'track-60min.wav'), { seconds: 3600 }) : undefined
   log('tracks written; starting the service')
-  const ours = await startService({ ...dirs, nodeArgs })
+  const ours = await startService({ ...dirs, env: { DECAY_ENGINE: args.engine }, nodeArgs })
   try {
     if (only.has('stream')) results.streaming = await streaming(ours, dirs.audioDir, short)
     if (only.has('degrade') && long !== undefined) {
@@ -307,7 +309,7 @@ function printTable () {
   if (d !== undefined) {
     for (const [key, title] of [['track60s', '60-s track'], ['track60min', '60-min track']]) {
       const f = d[key]
-      row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `${title}, full speed`, f.requestsPerSecond, '', ms(f.latencyMs.p50), ms(f.latencyMs.p99), f.errors, cpu(f), loadOf(f))
+      row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `${title}${args.engine === 'dropout' ? '' : `, ${args.engine}`}, full speed`, f.requestsPerSecond, '', ms(f.latencyMs.p50), ms(f.latencyMs.p99), f.errors, cpu(f), loadOf(f))
       row(`degrade, ${DEGRADE_CONNECTIONS} conn`, `${title}, at ${DEGRADE_RATE}/s`, f.atRate.requestsPerSecond, '', ms(f.atRate.latencyMs.p50), ms(f.atRate.latencyMs.p99), f.atRate.errors, cpu(f.atRate), loadOf(f.atRate))
     }
     row(`degrade, ${DEGRADE_CONNECTIONS} conn`, '60-min / 60-s', `${d.ratio60minTo60s}x`, '', '', '', '', '', '')
