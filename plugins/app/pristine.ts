@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { renderSegment } from '../../lib/render.js'
 import { segmentSpan } from '../../lib/wav-format.js'
 import type { TrackMetadata } from '../../lib/track-metadata.js'
-import { readFromFor, renderFrames } from '../../lib/engines/segment.js'
+import { crossfadeFrames, readFromFor, renderFrames } from '../../lib/engines/segment.js'
 import { engineTrackOf } from '../../lib/engines/track-render.js'
 import type { WavIo } from './wav-io.js'
 
@@ -90,16 +90,19 @@ export async function untouchedSegmentsMatch (wav: WavIo, track: Paths, replayed
           ? Array.from({ length: highest - recorded + 1 }, (_, i) => recorded + i)
           : [recorded, highest]
       }
-      // A float engine's segment also depends on the previous one's count (its cross-fade): its recorded or its replayed one.
-      const previous = index > 0 && engineTrackOf(m, ratePercent) !== undefined ? [...new Set(candidates(index - 1).filter((_, i, all) => i === 0 || i === all.length - 1))] : [undefined]
       const renderings: Buffer[] = []
       for (const count of candidates(index)) {
-        for (const before of previous) {
-          const counts = [...m.segment_play_counts]
-          counts[index] = count
-          if (before !== undefined) counts[index - 1] = before
-          renderings.push(await renderedSegment(wav, pristine, m, index, counts, ratePercent))
-        }
+        const counts = [...m.segment_play_counts]
+        counts[index] = count
+        renderings.push(await renderedSegment(wav, pristine, m, index, counts, ratePercent))
+      }
+      // A float engine's segment opens with a cross-fade from the previous one's sound: if the journal
+      // replays that one, its head may hold any count the previous segment passed through. Only the
+      // rest of the segment is judged then (the head is a few milliseconds; a hand edit is not).
+      const engineTrack = engineTrackOf(m, ratePercent)
+      if (engineTrack !== undefined && index > 0 && replayed.has(index - 1)) {
+        const head = crossfadeFrames(engineTrack) * m.layout.format.blockAlign
+        for (const r of renderings) current.copy(r, 0, 0, head)
       }
       if (!pagesMatchSome(current, renderings)) return false
     }
