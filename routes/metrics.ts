@@ -5,7 +5,7 @@ import { Type } from 'typebox'
 import { errorResponse, wwwAuthenticateHeaders } from '../schemas/responses.js'
 
 const UNAUTHORIZED = 401
-const REALM = 'Bearer realm="ephemeral-audio-metrics"'
+const REALM = 'Bearer realm="ephemeral-audio"'
 
 const digest = (token: string) => createHash('sha256').update(token).digest()
 

@@ -149,7 +149,7 @@ t.test('METRICS_TOKEN: 401 without or with a wrong token, 200 with it', async t 
   for (const [what, headers] of [['no token', {}], ['a wrong token', { authorization: 'Bearer nope' }], ['another scheme', { authorization: `Basic ${token}` }]] as const) {
     const res = await fetch(`${url}/metrics`, { headers })
     t.equal(res.status, 401, what)
-    t.match(res.headers.get('www-authenticate'), /^Bearer realm="ephemeral-audio-metrics"/, what)
+    t.match(res.headers.get('www-authenticate'), /^Bearer realm="ephemeral-audio"/, what)
     t.same(await res.json(), { statusCode: 401, code: 'EA_UNAUTHORIZED', error: 'Unauthorized', message: 'A valid metrics token is required: Authorization: Bearer <METRICS_TOKEN>' }, what)
   }
   t.match(await scrape({ authorization: `Bearer ${token}` }), /^# TYPE ephemeral_audio_plays_total counter$/m)
