@@ -18,6 +18,7 @@ import trackCachePlugin from './plugins/app/track-cache.js'
 import degraderPlugin from './plugins/app/degrader.js'
 import recoveryPlugin from './plugins/app/recovery.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
+import metricsPlugin from './plugins/app/metrics.js'
 import healthRoutes from './routes/health.js'
 import trackRoutes from './routes/tracks.js'
 import streamRoutes from './routes/stream.js'
@@ -37,6 +38,7 @@ import { PlayEventSchema } from './schemas/events.js'
 import { EngineSchema, EngineListSchema } from './schemas/engine.js'
 import engineRoutes from './routes/engines.js'
 import previewRoutes from './routes/preview.js'
+import metricsRoutes from './routes/metrics.js'
 
 export type AppOptions = EnvPluginOptions
 
@@ -68,6 +70,8 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(degraderPlugin)
   await fastify.register(lifecyclePlugin)
   await fastify.register(recoveryPlugin)
+  // Its onResponse hook times every route registered below.
+  await fastify.register(metricsPlugin)
 
   let closing = false
   fastify.addHook('preClose', async () => { closing = true })
@@ -89,6 +93,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(eventsRoutes)
   await fastify.register(playerRoutes)
   await fastify.register(adminPageRoutes)
+  await fastify.register(metricsRoutes)
 }, { name: 'ephemeral-audio' })
 
 /** Fastify options shared by the server and the tests, so both validate and coerce alike. */

@@ -24,7 +24,11 @@ export interface JournalFile {
 export interface PlayJournalOptions {
   /** Creates a new, empty generation file (it must not exist yet) opened for appending. */
   createFile?: (path: string) => Promise<JournalFile>
+  /** Told of every successful commit: its write and fdatasync in seconds, and the records it made durable. */
+  onCommit?: CommitObserver
 }
+
+export type CommitObserver = (seconds: number, records: number) => void
 
 export interface OpenedJournal {
   journal: PlayJournal
@@ -122,6 +126,8 @@ interface Pending {
 export class PlayJournal {
   /** Successful commits and the records they made durable. */
   readonly stats = { records: 0, commits: 0 }
+  /** Told of every successful commit (metrics); may be set after opening. */
+  onCommit: CommitObserver | undefined
   private current: Generation
   private readonly live = new Set<Generation>()
   private queue: Pending[] = []
@@ -133,8 +139,10 @@ export class PlayJournal {
   private constructor (
     private readonly dir: string,
     firstGeneration: number,
-    private readonly createFile: (path: string) => Promise<JournalFile>
+    private readonly createFile: (path: string) => Promise<JournalFile>,
+    onCommit?: CommitObserver
   ) {
+    this.onCommit = onCommit
     this.nextNumber = firstGeneration
     this.current = this.startGeneration()
   }
@@ -150,7 +158,7 @@ export class PlayJournal {
     const recoveredThrough = generations.at(-1) ?? 0
     const createFile = options.createFile ?? (async path => await openFile(path, 'ax'))
     // Always a fresh file: appending to an old one could glue the first new line onto a torn last one.
-    const journal = new PlayJournal(dir, recoveredThrough + 1, createFile)
+    const journal = new PlayJournal(dir, recoveredThrough + 1, createFile, options.onCommit)
     await journal.current.ready
     return { journal, recovered, recoveredThrough, skippedLines }
   }
@@ -236,7 +244,10 @@ export class PlayJournal {
       const size = this.queue.findIndex(p => p.generation !== generation)
       const batch = this.queue.splice(0, size === -1 ? this.queue.length : size)
       try {
-        await this.commit(await generation.ready, batch.map(p => p.line).join(''))
+        const file = await generation.ready
+        const started = performance.now()
+        await this.commit(file, batch.map(p => p.line).join(''))
+        this.onCommit?.((performance.now() - started) / 1000, batch.length)
         this.stats.records += batch.length
         this.stats.commits++
         for (const pending of batch) pending.resolve(generation.number)

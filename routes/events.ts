@@ -41,12 +41,13 @@ const events: FastifyPluginAsyncTypebox<EventsOptions> = async (fastify, opts) =
   const heartbeatMs = opts.heartbeatMs ?? 15_000
   const maxBuffered = opts.maxBufferedBytes ?? 256 * 1024
   const replaySize = opts.replay ?? 256
-  const { tracks, degrader, config } = fastify
+  const { tracks, degrader, config, metrics } = fastify
   // Event ids are `<boot>-<sequence>`: after a restart old ids name nothing, and the client is told to reload.
   const boot = randomBytes(4).toString('hex')
   let sequence = 0
   const recent: Array<{ sequence: number, filename: string, frame: string }> = []
   const clients = new Set<Client>()
+  metrics.countEventsClients(() => clients.size)
 
   function send (client: Client, frame: string): void {
     if (client.stream.destroyed) return

@@ -16,7 +16,7 @@ const AUDIO_TYPE = 'audio/wav'
 
 const stream: FastifyPluginAsyncTypebox = async (fastify) => {
   // Bytes come from the track cache: memory for hot tracks, shared read handles for the others.
-  const { tracks, trackCache } = fastify
+  const { tracks, trackCache, metrics } = fastify
 
   fastify.get('/stream/:filename', {
     schema: {
@@ -106,6 +106,7 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
     if (range.start !== 0 || range.end < track.meta.layout.dataOffset) return
     track.meta.total_streams++
     tracks.markDirty(track)
+    metrics.listens.inc()
   }
 }
 

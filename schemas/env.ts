@@ -28,6 +28,7 @@ export const EnvSchema = Type.Object({
   MAX_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000000, default: 0, description: 'Open connections at most; 0 (default) derives it from the open-file limit, keeping files for the journal and the tracks' }),
   EVENTS_MAX_CLIENTS: Type.Integer({ minimum: 1, maximum: 100000, default: 256, description: 'Live listeners (GET /events) served at once; more are refused with 503 until one leaves' }),
   ADMIN_TOKEN: Type.String({ default: '', description: 'Bearer token(s) for the admin routes (POST /reset, PUT/PATCH/DELETE /tracks), comma-separated; empty (the default) disables them' }),
+  METRICS_TOKEN: Type.String({ default: '', description: 'Bearer token GET /metrics requires (Prometheus\'s `authorization` setting); empty (the default) leaves /metrics open' }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')

@@ -100,7 +100,7 @@ export function createDegrader (deps: DegraderDeps) {
   // Per identity: the check-write-stat sequence of writeOwn.
   const writeLocks = new Map<string, Mutex>()
   let timer: NodeJS.Timeout | undefined
-  const events = new EventEmitter<{ play: [PlayEvent], removed: [{ filename: string }] }>()
+  const events = new EventEmitter<{ play: [PlayEvent], removed: [{ filename: string }], checkpoint: [{ seconds: number }] }>()
   // Any number of live listeners (one per connected client) may subscribe.
   events.setMaxListeners(0)
 
@@ -396,11 +396,14 @@ export function createDegrader (deps: DegraderDeps) {
     /** Audio and metadata durable, then the journal generations they cover retired. */
     async checkpoint (): Promise<void> {
       await checkpointLock.runExclusive(async () => {
+        const started = performance.now()
         const previous = await journal.rotate()
         await drained(previous)
         await syncWritten()
         await tracks.flush()
         await journal.retire(previous)
+        // For metrics: how long a successful checkpoint held plays' disk time.
+        events.emit('checkpoint', { seconds: (performance.now() - started) / 1000 })
       })
     },
 

@@ -40,6 +40,8 @@ export function resolveConfig (env: Env) {
     maxConnections: env.MAX_CONNECTIONS,
     /** One token, or several separated by commas (one per person or machine, so one can be revoked alone). */
     adminTokens: env.ADMIN_TOKEN.split(',').map(s => s.trim()).filter(Boolean),
+    /** Empty: GET /metrics is open (a private network, or a proxy that does not forward it). */
+    metricsToken: env.METRICS_TOKEN.trim(),
     logLevel: env.LOG_LEVEL
   }
 }

@@ -29,7 +29,8 @@ const openapi: FastifyDynamicSwaggerOptions['openapi'] = {
   security: [],
   components: {
     securitySchemes: {
-      adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN the service was started with (admin operations only)' }
+      adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN the service was started with (admin operations only)' },
+      metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN the service was started with (GET /metrics, when set)' }
     }
   },
   tags: [
@@ -39,6 +40,7 @@ const openapi: FastifyDynamicSwaggerOptions['openapi'] = {
     { name: 'degrade', description: 'Recording plays' },
     { name: 'events', description: 'Plays as they happen' },
     { name: 'player', description: 'The built-in web player' },
+    { name: 'metrics', description: 'Prometheus metrics for monitoring' },
     { name: 'admin', description: 'Operations that need the ADMIN_TOKEN' }
   ]
 }

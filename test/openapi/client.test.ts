@@ -20,7 +20,8 @@ type Schemas = components['schemas']
 const ADMIN_TOKEN = 'client-test-token'
 const main = await buildTestApp(t, { tracks: { 'a.wav': { frames: 16000 }, 'b.wav': {} }, env: { DEGRADE_RATE_LIMIT: 0, ADMIN_TOKEN } })
 await writeBrokenWav(join(main.audioDir, 'broken.wav'), 'mulaw')
-const limited = await buildTestApp(t, { tracks: { 'a.wav': {} }, env: { DEGRADE_RATE_LIMIT: 1 } })
+const METRICS_TOKEN = 'client-test-metrics-token'
+const limited = await buildTestApp(t, { tracks: { 'a.wav': {} }, env: { DEGRADE_RATE_LIMIT: 1, METRICS_TOKEN } })
 const size = main.tracks['a.wav']?.fileSize ?? 0
 
 const doc = main.app.swagger() as unknown as OpenApiDocument
@@ -262,6 +263,18 @@ t.test('checkAdminToken', async t => {
   t.equal(wrong.response.status, 401)
   t.equal(present(wrong.error).code, 'EA_UNAUTHORIZED')
   t.equal((await limitedApi.GET('/admin/token', { headers: { authorization: 'Bearer anything' } })).response.status, 403, 'no ADMIN_TOKEN configured')
+})
+
+t.test('getMetrics', async t => {
+  const open = await api.GET('/metrics', { parseAs: 'text' })
+  t.equal(open.response.status, 200, 'no METRICS_TOKEN: open')
+  t.match(present(open.data), /^# TYPE ephemeral_audio_plays_total counter$/m)
+  const missing = await limitedApi.GET('/metrics', { parseAs: 'text' })
+  t.equal(missing.response.status, 401)
+  t.equal(present(missing.error).code, 'EA_UNAUTHORIZED')
+  const ok = await limitedApi.GET('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, parseAs: 'text' })
+  t.equal(ok.response.status, 200)
+  t.match(present(ok.data), /^ephemeral_audio_tracks 1$/m)
 })
 
 t.test('downloadBackup and restoreBackup', async t => {

@@ -229,6 +229,7 @@ async function bareEvents (t: TapTest, options: EventsOptions) {
     }
   } as never)
   fastify.decorate('degrader', { events } as never)
+  fastify.decorate('metrics', { countEventsClients: () => {} } as never)
   await fastify.register(eventsRoutes, options)
   t.teardown(async () => await fastify.close())
   await fastify.listen({ port: 0, host: '127.0.0.1' })
