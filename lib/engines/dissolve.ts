@@ -91,11 +91,19 @@ let re = new Float64Array(0)
 let im = new Float64Array(0)
 
 function render (input: EngineInput, params: DissolveParams, out: Float64Array[]): void {
-  const { dry, wet } = dissolveMix(input.wear)
-  if (dry === 0 && wet === 0) {
-    for (const plane of out) plane.fill(0)
-    return
-  }
+  renderWears(input, params, [input.wear], [out])
+}
+
+/**
+ * The output at several wears from one convolution: only the dry and wet
+ * gains depend on the wear, so a play that needs its segment's sound and its
+ * neighbours' (the cross-fades) pays for the room once.
+ */
+function renderWears (input: EngineInput, params: DissolveParams, wears: readonly number[], outs: Float64Array[][]): void {
+  const mixes = wears.map(dissolveMix)
+  const live = mixes.some(m => m.dry !== 0 || m.wet !== 0)
+  mixes.forEach((m, w) => { if (m.dry === 0 && m.wet === 0) for (const plane of outs[w] as Float64Array[]) plane.fill(0) })
+  if (!live) return
   const { channels, length, preroll, sampleRate, seed } = input
   const shape = roomShape(sampleRate, params)
   const L = shape.frames
@@ -109,14 +117,19 @@ function render (input: EngineInput, params: DissolveParams, out: Float64Array[]
     re = new Float64Array(size)
     im = new Float64Array(size)
   }
-  for (let c = 0; c < out.length; c += 2) {
+  const planes = outs[0]?.length ?? 0
+  for (let c = 0; c < planes; c += 2) {
     const left = channels[c] as Float64Array
-    const right = c + 1 < out.length ? channels[c + 1] as Float64Array : undefined
+    const right = c + 1 < planes ? channels[c + 1] as Float64Array : undefined
     for (let o = 0; o < length; o += block) {
       const n = Math.min(block, length - o)
       convolveBlock(left, right, preroll + o - (L - 1), n + L - 1, size, plan, room)
-      writeMix(out[c] as Float64Array, left, re, o, n, preroll, L, dry, wet)
-      if (right !== undefined) writeMix(out[c + 1] as Float64Array, right, im, o, n, preroll, L, dry, wet)
+      mixes.forEach(({ dry, wet }, w) => {
+        if (dry === 0 && wet === 0) return
+        const out = outs[w] as Float64Array[]
+        writeMix(out[c] as Float64Array, left, re, o, n, preroll, L, dry, wet)
+        if (right !== undefined) writeMix(out[c + 1] as Float64Array, right, im, o, n, preroll, L, dry, wet)
+      })
     }
   }
 }
@@ -160,5 +173,6 @@ export const dissolve: DecayEngine<DissolveParams> = {
   defaults: dissolveDefaults,
   measure: 'Wet/dry energy ratio of the output, (wet/dry)² for the unit-energy room (dissolveWetDryRatio): it rises with wear, from 0 to about 4 at 80 % wear and about 15 as the last of the sound fades.',
   preroll: (sampleRate, params) => roomShape(sampleRate, params).frames,
-  render
+  render,
+  renderWears
 }

@@ -34,6 +34,12 @@ export interface DecayEngine<P extends EngineParams = EngineParams> {
    * with 0 < wear ≤ 1; at wear 1 every output sample must be exactly 0.
    */
   render: (input: EngineInput, params: P, out: Float64Array[]) => void
+  /**
+   * Optional: `render` at several wears over the same frames (outs[w] for
+   * wears[w]), for an engine whose costly part does not depend on the wear.
+   * Must give what `render` gives at each wear.
+   */
+  renderWears?: (input: EngineInput, params: P, wears: readonly number[], outs: Float64Array[][]) => void
 }
 
 export type EngineParams = Record<string, number>

@@ -88,7 +88,9 @@ export function renderFrames (track: EngineTrack, span: FrameSpan, pristine: Buf
   if (parts.length === 0) return out
   // One engine call per wear and stretch: a segment's sound and its continuation into the next one's head come from one render, one preroll.
   const planes = toPlanes(pristine, format, n => arena.take(n))
-  const rendered = needs.map(n => ({ ...n, planes: wetOf(track, planes, span.readFrom, n.from, n.to, n.wear) }))
+  const rendered = track.engine.renderWears !== undefined && needs.length > 1
+    ? wetAtWears(track, planes, span.readFrom, needs)
+    : needs.map(n => ({ ...n, planes: wetOf(track, planes, span.readFrom, n.from, n.to, n.wear) }))
   const wetAt = (wear: number, a: number, b: number) => {
     const run = rendered.find(r => r.wear === wear && r.from <= a && b <= r.to) as (typeof rendered)[number]
     return run.planes.map(p => p.subarray(a - run.from, b - run.from))
@@ -125,6 +127,20 @@ function need (needs: Array<{ wear: number, from: number, to: number }>, wear: n
     touching.from = Math.min(touching.from, from)
     touching.to = Math.max(touching.to, to)
   }
+}
+
+/** Every wear needed, over the stretch that covers them all, in one call of an engine that renders several at once. */
+function wetAtWears (track: EngineTrack, planes: Float64Array[], planesFrom: number, needs: Array<{ wear: number, from: number, to: number }>) {
+  const from = Math.min(...needs.map(n => n.from))
+  const to = Math.max(...needs.map(n => n.to))
+  const worn = [...new Set(needs.map(n => n.wear).filter(w => w > 0))]
+  const preroll = Math.min(from - planesFrom, track.engine.preroll(track.format.sampleRate, track.params))
+  const channels = planes.map(p => p.subarray(from - preroll - planesFrom, to - planesFrom))
+  const outs = worn.map(() => planes.map(() => arena.take(to - from)))
+  const input = { channels, preroll, start: from, length: to - from, sampleRate: track.format.sampleRate, seed: track.seed, wear: worn[0] ?? 1 }
+  if (worn.length > 0) track.engine.renderWears?.(input, track.params, worn, outs)
+  const byWear = new Map(worn.map((w, i) => [w, outs[i] as Float64Array[]]))
+  return needs.map(n => ({ wear: n.wear, from, to, planes: byWear.get(n.wear) ?? wetOf(track, planes, planesFrom, from, to, 0) }))
 }
 
 /** The engine's output for frames [a, b) at `wear`; 0 is the pristine audio. */
