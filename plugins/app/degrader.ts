@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { EventEmitter } from 'node:events'
-import type { Stats } from 'node:fs'
+import { fstatSync, readSync, type Stats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Mutex } from 'async-mutex'
@@ -207,12 +207,14 @@ export function createDegrader (deps: DegraderDeps) {
     let lock = writeLocks.get(track.id)
     if (lock === undefined) writeLocks.set(track.id, lock = new Mutex())
     return await lock.runExclusive(async () => {
-      const before = await audio.stat()
+      // The checks are synchronous: a stat or a read of the header from the page cache takes
+      // microseconds, while each thread-pool hop held here is time no other play of the track can write.
+      const before = fstatSync(audio.fd)
       if (!stillOurs(track, before)) throw new FileChanged()
       const written = await produce()
       await wav.writeSpan(audio, written.position, written.frames)
-      const after = await audio.stat()
-      if (!stillOurs(track, after, after.mtimeMs) || !(await readHeader(audio, track)).equals(header)) {
+      const after = fstatSync(audio.fd)
+      if (!stillOurs(track, after, after.mtimeMs) || !headerNow(audio, track).equals(header)) {
         track.knownMtimeMs = Number.NaN
         throw new FileChanged()
       }
@@ -232,6 +234,11 @@ export function createDegrader (deps: DegraderDeps) {
     const length = Math.min(track.meta.layout.dataOffset, HEADER_CHECK_BYTES)
     const { buffer, bytesRead } = await audio.read(Buffer.alloc(length), 0, length, 0)
     return buffer.subarray(0, bytesRead)
+  }
+
+  function headerNow (audio: FileHandle, track: Track): Buffer {
+    const buffer = Buffer.alloc(Math.min(track.meta.layout.dataOffset, HEADER_CHECK_BYTES))
+    return buffer.subarray(0, readSync(audio.fd, buffer, 0, buffer.length, 0))
   }
 
   function noteUnflushed (track: Track, index: number, bytes: number): void {
