@@ -10,9 +10,17 @@ export class ByteSource {
   private failure: Error | undefined
   private wake: (() => void) | undefined
   private readonly onTaken: (bytes: number) => void
+  private readonly share: number
+  private workFrom = performance.now()
 
-  constructor (onTaken: (bytes: number) => void = () => {}) {
+  /**
+   * `share`: the part of a core the decoder may use. After each chunk the
+   * decoder worked on, it waits in proportion, so that a long decode leaves
+   * the cores to the event loop that answers plays (the service has few).
+   */
+  constructor (onTaken: (bytes: number) => void = () => {}, share = 1) {
     this.onTaken = onTaken
+    this.share = share
   }
 
   push (chunk: Uint8Array): void {
@@ -43,16 +51,28 @@ export class ByteSource {
       if (this.failure !== undefined) throw this.failure
       const next = this.queue.shift()
       if (next !== undefined) {
+        await this.pace()
         this.onTaken(next.length)
         this.current = next
+        this.workFrom = performance.now()
       } else if (this.ended) {
         return false
       } else {
+        const waitFrom = performance.now()
         await new Promise<void>(resolve => { this.wake = resolve })
+        // Waiting for the upload is not work.
+        this.workFrom += performance.now() - waitFrom
       }
     }
     if (this.failure !== undefined) throw this.failure
     return true
+  }
+
+  /** Rest in proportion to the time the decoder worked on the last chunk, scaled by the share it may take. */
+  private async pace (): Promise<void> {
+    if (this.share >= 1) return
+    const rest = (performance.now() - this.workFrom) * (1 - this.share) / this.share
+    if (rest >= 1) await new Promise(resolve => setTimeout(resolve, rest))
   }
 
   /** Up to `max` bytes (at least one), or undefined at the end of the input. */

@@ -56,10 +56,17 @@ export async function decodeInput (format: AudioFormat, source: ByteSource, fd: 
   return { sampleRate, channels, bitsPerSample, encoding, frames }
 }
 
+/**
+ * The part of a core a decode may use. The service runs on small machines
+ * (two cores): a 60-minute MP3 decoded flat out would take a core from the
+ * plays' event loop for its whole length; at half, it takes twice as long.
+ */
+const DECODER_CPU_SHARE = 0.5
+
 /** One upload, in the worker: bytes in over `start.port`, PCM out to `start.fd`, one final message. */
 export async function runJob (start: JobStart): Promise<void> {
   const { port } = start
-  const source = new ByteSource(bytes => { port.postMessage({ type: 'taken', bytes } satisfies FromJob) })
+  const source = new ByteSource(bytes => { port.postMessage({ type: 'taken', bytes } satisfies FromJob) }, DECODER_CPU_SHARE)
   let cancelled = false
   port.on('message', (message: ToJob) => {
     if (message.type === 'chunk') source.push(message.bytes)

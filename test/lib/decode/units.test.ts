@@ -267,3 +267,17 @@ t.test('WavSink writes a WAV the service reads, and refuses what it cannot store
   refused('too long', s => { s.start(stereo16); s.write(Buffer.alloc(1000)) }, /over 955 bytes/)
   refused('nothing written', s => s.finish(), /no audio frames/)
 })
+
+t.test('a ByteSource with a CPU share rests in proportion to the work done on the last chunk', async t => {
+  const source = new ByteSource(() => {}, 0.5)
+  source.push(new Uint8Array(4))
+  t.same(await source.readSome(), new Uint8Array(4))
+  const workFrom = performance.now()
+  while (performance.now() - workFrom < 40);
+  source.push(new Uint8Array(4))
+  const asked = performance.now()
+  await source.readSome()
+  t.ok(performance.now() - asked >= 35, 'after 40 ms of work at half a core, about 40 ms of rest')
+  source.end()
+  t.equal(await source.readSome(), undefined)
+})
