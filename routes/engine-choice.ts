@@ -31,6 +31,6 @@ export function engineFromQuery (query: Record<string, unknown>, fallback?: Engi
   const id = typeof query.engine === 'string' ? query.engine : fallback?.id
   if (id === undefined) return undefined
   const info = engineInfo(id)
-  const given = Object.fromEntries(Object.entries(query).filter(([key]) => info !== undefined && key in info.params.properties))
+  const given = Object.fromEntries(Object.entries(query).filter(([key]) => info !== undefined && Object.hasOwn(info.params.properties, key)))
   return engineChoice(id, id === fallback?.id ? { ...fallback.params, ...given } : given)
 }

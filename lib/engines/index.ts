@@ -44,7 +44,8 @@ export function engineInfo (id: string): EngineInfo | undefined {
 export function resolveParams (info: EngineInfo, given: Record<string, unknown> = {}): EngineParams {
   const params = { ...info.defaults, ...given }
   for (const key of Object.keys(given)) {
-    if (!(key in info.params.properties)) {
+    // Own properties only: `constructor` or `__proto__` are no parameter of any engine.
+    if (!Object.hasOwn(info.params.properties, key)) {
       const known = Object.keys(info.params.properties)
       throw new RangeError(`${info.id} has no parameter ${key}${known.length > 0 ? `; its parameters are ${known.join(', ')}` : '; it takes none'}`)
     }

@@ -104,7 +104,8 @@ t.test('PATCH engine: counts kept, every segment rendered again in the new chara
   for (const [payload, message] of [
     [{ engine: 'vinyl' }, /no decay engine "vinyl"; the engines are dropout, /],
     [{ engine: 'wow', engine_params: { wowCents: 1e6 } }, /wow's wowCents must be <= /],
-    [{ engine: 'wow', engine_params: { speed: 1 } }, /wow has no parameter speed; its parameters are /]
+    [{ engine: 'wow', engine_params: { speed: 1 } }, /wow has no parameter speed; its parameters are /],
+    [{ engine: 'wow', engine_params: { constructor: 1 } }, /wow has no parameter constructor/]
   ] as const) {
     const bad = await served.app.inject({ method: 'PATCH', url: '/tracks/p.wav', headers: admin, payload })
     t.equal(bad.statusCode, 400)
