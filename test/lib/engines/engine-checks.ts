@@ -1,8 +1,11 @@
-import { createHash } from 'node:crypto'
 import type { Test } from 'tap'
 import { Value } from 'typebox/value'
 import type { DecayEngine, EngineParams } from '../../../lib/engines/engine.js'
 import { musicLike, relativeDifferenceEnergy } from './signal.js'
+import { goldenHash as pcm16Hash, maxDifference as maxAbsDifference } from './harness.js'
+
+// One hash and one difference for both harnesses: the 16-bit hash and the largest sample difference.
+export { pcm16Hash, maxAbsDifference }
 
 export const SAMPLE_RATES = [8000, 44100, 48000, 96000]
 export const SEED = 0x5eed1234
@@ -54,27 +57,7 @@ export function renderSpan<P extends EngineParams> (engine: DecayEngine<P>, para
   return { out, pristine: planes.map(p => p.subarray(preroll)) }
 }
 
-/** SHA-256 of the output as 16-bit PCM: stable across machines even if a libm differs in the last bit. */
-export function pcm16Hash (planes: Float64Array[]): string {
-  const length = planes[0]?.length ?? 0
-  const pcm = new Int16Array(length * planes.length)
-  for (let i = 0; i < length; i++) {
-    for (let c = 0; c < planes.length; c++) pcm[i * planes.length + c] = Math.round((planes[c] as Float64Array)[i] as number * 32767)
-  }
-  return createHash('sha256').update(pcm).digest('hex')
-}
-
 export const WEARS = Array.from({ length: 100 }, (_, i) => (i + 1) / 100)
-
-export function maxAbsDifference (a: Float64Array[], b: Float64Array[]): number {
-  let max = 0
-  for (let c = 0; c < a.length; c++) {
-    const x = a[c] as Float64Array
-    const y = b[c] as Float64Array
-    for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs((x[i] as number) - (y[i] as number)))
-  }
-  return max
-}
 
 /**
  * What the DecayEngine contract asks of every engine, table-driven over
