@@ -131,10 +131,10 @@ t.test('kill -9 while an engine change renders the track: the restart finishes i
     t.teardown(async () => await rm(root, { recursive: true, force: true }))
     const dirs = { audioDir: join(root, 'audio'), metadataDir: join(root, 'metadata') }
     await mkdir(dirs.audioDir)
-    await writeTestWav(join(dirs.audioDir, 'long.wav'), { frames: 44100 * 20, sampleRate: 44100, channels: 2 })
+    await writeTestWav(join(dirs.audioDir, 'long.wav'), { frames: 44100 * 8, sampleRate: 44100, channels: 2 })
     const service = await startService({ AUDIO_DIR: dirs.audioDir, METADATA_DIR: dirs.metadataDir, DECAY_ENGINE: 'wow', DEGRADATION_RATE: String(RATE), DEGRADE_RATE_LIMIT: '0', ADMIN_TOKEN: TOKEN })
     for (let i = 0; i < 30; i++) {
-      const res = await fetch(`${service.url}/degrade/long.wav`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segment_index: (i * 7) % 40 }) })
+      const res = await fetch(`${service.url}/degrade/long.wav`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segment_index: (i * 7) % 16 }) })
       t.equal(res.status, 200)
     }
     const change = fetch(`${service.url}/tracks/long.wav`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ engine: 'dissolve' }) }).catch(() => undefined)

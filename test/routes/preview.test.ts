@@ -76,7 +76,7 @@ t.test('bad previews are 400s that say what is wrong; previews are rate-limited 
 t.test('a preview is at most 30 s', async t => {
   const { app } = await buildTestApp(t, { tracks: { 'long.wav': { frames: 1000 * 40, sampleRate: 1000 } }, env: { DEGRADE_RATE_LIMIT: 0 } })
   const whole = await app.inject('/preview/long.wav?plays=3&engine=fidelity')
-  t.equal(whole.statusCode, 200, whole.body.slice(0, 200))
+  t.equal(whole.statusCode, 200)
   t.equal(whole.rawPayload.length - 44, 30 * 1000 * 4, `the first 30 s of 16-bit stereo (${whole.rawPayload.length} bytes)`)
   const polluted = await app.inject('/preview/long.wav?engine=tape&constructor=1&__proto__=2&toString=3&plays=1')
   t.equal(polluted.statusCode, 200, 'keys of Object.prototype are not parameters: ignored like any other')
