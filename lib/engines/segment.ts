@@ -47,7 +47,7 @@ export function playSpan (track: EngineTrack, index: number): FrameSpan {
   const start = index * track.framesPerSegment
   const end = Math.min(track.frames, start + track.framesPerSegment)
   const to = Math.min(track.frames, end + crossfadeFrames(track))
-  return { from: start, to, readFrom: Math.max(0, start - track.engine.preroll(track.format.sampleRate, track.params)) }
+  return { from: start, to, readFrom: readFromFor(track, start) }
 }
 
 /** The pristine frames needed to render [from, to). */

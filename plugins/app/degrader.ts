@@ -121,7 +121,7 @@ export function createDegrader (deps: DegraderDeps) {
     try {
       const stat = await audio.stat()
       if (stat.ino !== track.inode.ino || stat.dev !== track.inode.dev) throw new FileChanged()
-      const header = await readHeader(audio, track)
+      const header = headerNow(audio, track)
       return { audio, pristine: await wav.openForRead(track.pristinePath), header }
     } catch (err) {
       await audio.close()
@@ -229,13 +229,7 @@ export function createDegrader (deps: DegraderDeps) {
     return stat.mtimeMs === mtimeMs && stat.size === track.meta.file.size && stat.nlink === 1
   }
 
-  /** The bytes before the audio (up to 512): a copy in another format differs here. */
-  async function readHeader (audio: FileHandle, track: Track): Promise<Buffer> {
-    const length = Math.min(track.meta.layout.dataOffset, HEADER_CHECK_BYTES)
-    const { buffer, bytesRead } = await audio.read(Buffer.alloc(length), 0, length, 0)
-    return buffer.subarray(0, bytesRead)
-  }
-
+  /** The bytes before the audio (up to 512), read from the page cache: a copy in another format differs here. */
   function headerNow (audio: FileHandle, track: Track): Buffer {
     const buffer = Buffer.alloc(Math.min(track.meta.layout.dataOffset, HEADER_CHECK_BYTES))
     return buffer.subarray(0, readSync(audio.fd, buffer, 0, buffer.length, 0))
