@@ -19,6 +19,7 @@ import degraderPlugin from './plugins/app/degrader.js'
 import recoveryPlugin from './plugins/app/recovery.js'
 import lifecyclePlugin from './plugins/app/lifecycle.js'
 import metricsPlugin from './plugins/app/metrics.js'
+import analyticsPlugin from './plugins/app/analytics.js'
 import healthRoutes from './routes/health.js'
 import trackRoutes from './routes/tracks.js'
 import streamRoutes from './routes/stream.js'
@@ -39,8 +40,18 @@ import { EngineSchema, EngineListSchema } from './schemas/engine.js'
 import engineRoutes from './routes/engines.js'
 import previewRoutes from './routes/preview.js'
 import metricsRoutes from './routes/metrics.js'
+import { HistorySchema, AnalyticsSchema } from './schemas/history.js'
 
-export type AppOptions = EnvPluginOptions
+export type AppOptions = EnvPluginOptions & {
+  /** Milliseconds since the epoch, for the times plays and listens are recorded at; tests inject one. */
+  clock?: () => number
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    clock: () => number
+  }
+}
 
 /** The whole service as one plugin: external plugins, then ours, then routes. */
 export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) {
@@ -50,9 +61,10 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   for (const schema of [
     ErrorSchema, TrackSchema, TrackListSchema, TrackStatsSchema, ServiceInfoSchema, DegradeRequestSchema, DegradeResultSchema,
     ResetResultSchema, RestoreResultSchema, TrackChangeSchema, AudioWaveformSchema, SegmentDegradationSchema, PeaksWithDegradationSchema, PlayEventSchema,
-    EngineSchema, EngineListSchema
+    EngineSchema, EngineListSchema, HistorySchema, AnalyticsSchema
   ]) fastify.addSchema(schema)
 
+  fastify.decorate('clock', opts.clock ?? Date.now)
   await fastify.register(envPlugin, opts)
   fastify.log.level = fastify.config.logLevel
   await fastify.register(requestLimitsPlugin)
@@ -69,6 +81,7 @@ export const app = fp<AppOptions>(async function ephemeralAudio (fastify, opts) 
   await fastify.register(trackCachePlugin)
   await fastify.register(degraderPlugin)
   await fastify.register(lifecyclePlugin)
+  await fastify.register(analyticsPlugin)
   await fastify.register(recoveryPlugin)
   // Its onResponse hook times every route registered below.
   await fastify.register(metricsPlugin)

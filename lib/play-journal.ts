@@ -12,6 +12,8 @@ export interface PlayRecord {
   id?: string
   segment: number
   count: number
+  /** When it was acknowledged (ms since the epoch), for the listening history; absent in records of earlier versions. */
+  at?: number
 }
 
 /** What the journal needs of an open file; `FileHandle` fits. Tests inject failing ones. */
@@ -62,9 +64,11 @@ function parseLine (line: string): PlayRecord | undefined {
     return undefined
   }
   if (typeof value !== 'object' || value === null) return undefined
-  const { t, i, s, n } = value as Record<string, unknown>
+  const { t, i, s, n, a } = value as Record<string, unknown>
   if (i !== undefined && typeof i !== 'string') return undefined
   const record = (i === undefined ? { track: t, segment: s, count: n } : { track: t, id: i, segment: s, count: n }) as PlayRecord
+  // A time that is not one is dropped, not the play: the count is what the record is for.
+  if (Number.isSafeInteger(a) && (a as number) > 0) record.at = a as number
   return invalidRecord(record) === undefined ? record : undefined
 }
 
@@ -172,7 +176,7 @@ export class PlayJournal {
     const problem = invalidRecord(record)
     // Rejected here: written as is, it would be skipped on recovery, a lost acknowledged play.
     if (problem !== undefined) return Promise.reject(new TypeError(`PlayJournal.append: ${problem}`))
-    const line = JSON.stringify({ t: record.track, i: record.id, s: record.segment, n: record.count }) + '\n'
+    const line = JSON.stringify({ t: record.track, i: record.id, s: record.segment, n: record.count, a: record.at }) + '\n'
     const done = new Promise<number>((resolve, reject) => {
       this.queue.push({ line, generation: this.current, resolve, reject })
     })

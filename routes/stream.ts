@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { Type } from 'typebox'
@@ -16,7 +16,7 @@ const AUDIO_TYPE = 'audio/wav'
 
 const stream: FastifyPluginAsyncTypebox = async (fastify) => {
   // Bytes come from the track cache: memory for hot tracks, shared read handles for the others.
-  const { tracks, trackCache, metrics } = fastify
+  const { tracks, trackCache, metrics, analytics } = fastify
 
   fastify.get('/stream/:filename', {
     schema: {
@@ -75,13 +75,13 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
     }
 
     if (decision.kind === 'full') {
-      if (!isHead) countListen(track, { start: 0, end: size - 1 })
+      if (!isHead) countListen(track, { start: 0, end: size - 1 }, request)
       return await sendBody(reply.code(200).type(AUDIO_TYPE), size, isHead, () => trackCache.body(track, { start: 0, end: size - 1 }, reply.raw))
     }
 
     const [first, ...others] = decision.ranges
     if (first !== undefined && others.length === 0) {
-      if (!isHead) countListen(track, first)
+      if (!isHead) countListen(track, first, request)
       return await sendBody(reply.code(206).type(AUDIO_TYPE).header('content-range', contentRange(first, size)),
         first.end - first.start + 1, isHead, () => trackCache.body(track, first, reply.raw))
     }
@@ -102,11 +102,12 @@ const stream: FastifyPluginAsyncTypebox = async (fastify) => {
    * A listen is a request that starts at the beginning of the file and reaches
    * past the header; HEAD, Safari's 2-byte probe and seeks are not listens.
    */
-  function countListen (track: Track, range: ByteRange): void {
+  function countListen (track: Track, range: ByteRange, request: FastifyRequest): void {
     if (range.start !== 0 || range.end < track.meta.layout.dataOffset) return
     track.meta.total_streams++
     tracks.markDirty(track)
     metrics.listens.inc()
+    analytics.listen(track, request)
   }
 }
 

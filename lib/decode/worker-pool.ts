@@ -1,22 +1,8 @@
 import { Worker } from 'node:worker_threads'
+import { workerOptions, workerUrl } from '../worker-source.js'
 
-const FROM_SOURCES = import.meta.url.endsWith('.ts')
-const WORKER_URL = new URL(FROM_SOURCES ? './worker.ts' : './worker.js', import.meta.url)
-/**
- * Run from the TypeScript sources (the tests), the worker would start the
- * parent's TypeScript loader again, which takes seconds. Node's own type
- * stripping does it in milliseconds; this hook only maps the `.js` of
- * relative imports to the `.ts` files. (Every file the worker loads must
- * therefore use erasable syntax only: no enums, no parameter properties.)
- */
-const SOURCE_HOOK = `import { registerHooks } from 'node:module'
-registerHooks({ resolve (specifier, context, next) {
-  try { return next(specifier, context) } catch (err) {
-    if (!/^\\.{1,2}\\/.*\\.js$/.test(specifier)) throw err
-    return next(specifier.slice(0, -3) + '.ts', context)
-  }
-} })`
-const SOURCE_EXEC_ARGV = ['--import', `data:text/javascript,${encodeURIComponent(SOURCE_HOOK)}`]
+const WORKER_URL = workerUrl(import.meta.url, 'worker')
+
 /**
  * A small heap: decoding keeps little, and a small heap is collected often,
  * so the garbage of a long decode does not pile up (measured: RSS grows by
@@ -45,7 +31,7 @@ export class WorkerPool {
   constructor (options: WorkerPoolOptions = {}) {
     this.maxIdle = options.maxIdle ?? 2
     this.idleMs = options.idleMs ?? 30_000
-    this.spawn = options.spawn ?? (() => new Worker(WORKER_URL, { resourceLimits: WORKER_RESOURCE_LIMITS, ...(FROM_SOURCES ? { execArgv: SOURCE_EXEC_ARGV } : {}) }))
+    this.spawn = options.spawn ?? (() => new Worker(WORKER_URL, workerOptions(import.meta.url, { resourceLimits: WORKER_RESOURCE_LIMITS })))
   }
 
   get idleCount (): number {

@@ -54,6 +54,17 @@ interface DegraderDeps {
   /** Told of every write, so the bytes it serves from memory stay those of the file. */
   cache: TrackCache
   ratePercent: number
+  /** Milliseconds since the epoch; tests inject their own. */
+  clock?: () => number
+}
+
+/** Emitted as 'recorded' on `degrader.events` after every recorded play, for the listening history. */
+export interface RecordedPlay {
+  track: Track
+  segment: number
+  count: number
+  overall: number
+  at: number
 }
 
 /** Emitted as 'play' on `degrader.events` after every recorded play, for live listeners. */
@@ -77,6 +88,10 @@ export interface PlayResult {
  */
 export function createDegrader (deps: DegraderDeps) {
   const { tracks, locks, wav, journal, cache } = deps
+  const clock = deps.clock ?? Date.now
+  // Whatever else keeps plays (the listening history) saves them before the journal lets them go.
+  const beforeRetire: Array<() => Promise<void>> = []
+  const afterClose: Array<() => Promise<void>> = []
   // Per identity (track_id): a replaced file's handles can never serve its successor.
   const handles = new Map<string, Promise<TrackHandles>>()
   // Per counts array: a track whose metadata is replaced (restartAsNew) starts a new tally.
@@ -100,7 +115,7 @@ export function createDegrader (deps: DegraderDeps) {
   // Per identity: the check-write-stat sequence of writeOwn.
   const writeLocks = new Map<string, Mutex>()
   let timer: NodeJS.Timeout | undefined
-  const events = new EventEmitter<{ play: [PlayEvent], removed: [{ filename: string }], checkpoint: [{ seconds: number }] }>()
+  const events = new EventEmitter<{ play: [PlayEvent], removed: [{ filename: string }], checkpoint: [{ seconds: number }], recorded: [RecordedPlay], renewed: [{ old: Track, next: Track, what: string }] }>()
   // Any number of live listeners (one per connected client) may subscribe.
   events.setMaxListeners(0)
 
@@ -340,9 +355,10 @@ export function createDegrader (deps: DegraderDeps) {
     await handlesOf(track)
     const count = (m.segment_play_counts[index] ?? 0) + 1
     const generation = journal.generation
+    const at = clock()
     enter(generation)
     try {
-      await journal.append({ track: track.filename, id: track.id, segment: index, count })
+      await journal.append({ track: track.filename, id: track.id, segment: index, count, at })
       // Durable from here on: a crash now is repaired by replaying the record.
       tallyOf(m.segment_play_counts).update(m.segment_play_counts[index] ?? 0, count)
       m.segment_play_counts[index] = count
@@ -363,6 +379,7 @@ export function createDegrader (deps: DegraderDeps) {
       total_plays: track.plays
     }
     events.emit('play', { filename: track.filename, segment_index: index, ...result })
+    events.emit('recorded', { track, segment: index, count, overall: result.overall_degradation, at } satisfies RecordedPlay)
     return result
   }
 
@@ -390,6 +407,16 @@ export function createDegrader (deps: DegraderDeps) {
     events,
     stats,
 
+    /** Run `keep` at each checkpoint before journal generations are retired. */
+    beforeRetire (keep: () => Promise<void>): void {
+      beforeRetire.push(keep)
+    },
+
+    /** Run `done` once close() has made its last checkpoint (whatever `beforeRetire` serves closes here). */
+    afterClose (done: () => Promise<void>): void {
+      afterClose.push(done)
+    },
+
     render,
     syncWritten,
     closeHandles,
@@ -402,6 +429,7 @@ export function createDegrader (deps: DegraderDeps) {
         await drained(previous)
         await syncWritten()
         await tracks.flush()
+        for (const keep of beforeRetire) await keep()
         await journal.retire(previous)
         // For metrics: how long a successful checkpoint held plays' disk time.
         events.emit('checkpoint', { seconds: (performance.now() - started) / 1000 })
@@ -418,13 +446,17 @@ export function createDegrader (deps: DegraderDeps) {
 
     async close (): Promise<void> {
       clearInterval(timer)
-      await this.checkpoint()
-      await journal.close()
-      await Promise.all([...handles.values()].map(async h => {
-        const opened = await h.catch(() => undefined)
-        if (opened !== undefined) await Promise.all([opened.audio.close(), opened.pristine.close()])
-      }))
-      handles.clear()
+      try {
+        await this.checkpoint()
+        await journal.close()
+        await Promise.all([...handles.values()].map(async h => {
+          const opened = await h.catch(() => undefined)
+          if (opened !== undefined) await Promise.all([opened.audio.close(), opened.pristine.close()])
+        }))
+        handles.clear()
+      } finally {
+        for (const done of afterClose) await done()
+      }
     }
   }
 }
@@ -441,7 +473,7 @@ declare module 'fastify' {
 export default fp(async function degraderPlugin (fastify) {
   const { tracks, locks, wav, trackCache, config } = fastify
   const opened = await PlayJournal.open(join(config.metadataDir, 'journal'))
-  const degrader = createDegrader({ tracks, locks, wav, cache: trackCache, journal: opened.journal, ratePercent: config.degradationRate })
+  const degrader = createDegrader({ tracks, locks, wav, cache: trackCache, journal: opened.journal, ratePercent: config.degradationRate, clock: fastify.clock })
   fastify.decorate('degrader', degrader)
   // The recovery plugin replays what earlier runs left and retires it.
   fastify.decorate('journalLeftovers', opened)

@@ -20,6 +20,8 @@ export function createLifecycle (deps: {
   checkpoint: () => Promise<void>
   wrote: (track: Track, position: number, data: Buffer) => void
   removed: (track: Track) => void
+  /** A whole-track change gave `old` a new identity, `next`. */
+  renewed: (old: Track, next: Track, what: string) => void
   ratePercent: number
 }) {
   const lifecycle = {
@@ -69,7 +71,7 @@ export function createLifecycle (deps: {
   async function rerender (track: Track, what: string, change: (meta: TrackMetadata) => TrackMetadata): Promise<Track> {
     // Every journal record of the old identity into its metadata first: replaying one under the new identity would count it twice, or bring a reset count back.
     await deps.checkpoint()
-    return await deps.tracks.renew(track, old => ({ ...change(old.meta), track_id: randomUUID(), reset_pending: true }), async next => {
+    const next = await deps.tracks.renew(track, old => ({ ...change(old.meta), track_id: randomUUID(), reset_pending: true }), async next => {
       const m = next.meta
       // The intent, durable before the audio changes: a stop from here on is finished by the next start.
       await deps.store.save(m)
@@ -84,6 +86,8 @@ export function createLifecycle (deps: {
       if (err instanceof FileReplaced) throw new TrackError(409, 'EA_TRACK_CHANGED', `${track.filename} was replaced on disk during the ${what}; nothing was changed`)
       throw err
     })
+    deps.renewed(track, next, what)
+    return next
   }
   return lifecycle
 }
@@ -109,6 +113,7 @@ export default fp(async function lifecyclePlugin (fastify) {
     checkpoint: async () => await fastify.degrader.checkpoint(),
     wrote: (track, position, data) => fastify.trackCache.write(track, position, data),
     removed: track => fastify.degrader.events.emit('removed', { filename: track.filename }),
+    renewed: (old, next, what) => fastify.degrader.events.emit('renewed', { old, next, what }),
     ratePercent: fastify.config.degradationRate
   }))
 }, { name: 'lifecycle', dependencies: ['wav-io', 'metadata-store', 'track-store', 'degrader', 'track-cache'] })

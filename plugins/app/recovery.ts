@@ -10,6 +10,8 @@ interface RecoveryDeps {
   tracks: TrackStore
   degrader: Degrader
   log: FastifyBaseLogger
+  /** Told of the records replayed into each track (for the listening history), and saves them before the journal is retired. */
+  history?: { replayed: (track: Track, records: readonly PlayRecord[]) => void, flush: () => Promise<void> }
 }
 
 /**
@@ -47,6 +49,7 @@ export async function recover (deps: RecoveryDeps, opened: OpenedJournal): Promi
       await degrader.render(track, segment)
       replayed++
     }
+    deps.history?.replayed(track, opened.recovered.filter(r => r.track === name && (r.id === undefined || r.id === track.id || track.adoptsJournal) && r.segment < counts.length))
     if (replayed < records.segments.size) log.warn({ track: name, dropped: records.segments.size - replayed }, 'journal records of an earlier identity of this file were dropped')
     track.plays = sum(counts)
     tracks.markDirty(track)
@@ -55,6 +58,7 @@ export async function recover (deps: RecoveryDeps, opened: OpenedJournal): Promi
 
   await degrader.syncWritten()
   await tracks.flush()
+  await deps.history?.flush()
   await opened.journal.retire(opened.recoveredThrough)
 }
 
@@ -72,10 +76,10 @@ function groupByTrack (records: PlayRecord[]): Map<string, { segments: Map<numbe
 
 /** Replays the journal's leftovers, then lets the library be prepared and checkpoints begin. */
 export default fp(async function recoveryPlugin (fastify) {
-  const { tracks, degrader, log, journalLeftovers, config } = fastify
-  await recover({ tracks, degrader, log }, journalLeftovers)
+  const { tracks, degrader, log, journalLeftovers, config, analytics } = fastify
+  await recover({ tracks, degrader, log, history: analytics }, journalLeftovers)
   degrader.startCheckpoints(config.checkpointIntervalMs, log)
   // Once every plugin and route is registered, just before listening: the library's preparation
   // (copies and fsyncs) must not compete with the rest of start-up.
   fastify.addHook('onReady', async () => { await tracks.startPreparing() })
-}, { name: 'recovery', dependencies: ['track-store', 'degrader'] })
+}, { name: 'recovery', dependencies: ['track-store', 'degrader', 'analytics'] })

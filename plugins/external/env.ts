@@ -42,6 +42,10 @@ export function resolveConfig (env: Env) {
     adminTokens: env.ADMIN_TOKEN.split(',').map(s => s.trim()).filter(Boolean),
     /** Empty: GET /metrics is open (a private network, or a proxy that does not forward it). */
     metricsToken: env.METRICS_TOKEN.trim(),
+    analytics: env.ANALYTICS === 'on',
+    analyticsCountry: env.ANALYTICS_COUNTRY === 'on',
+    analyticsCountryDb: env.ANALYTICS_COUNTRY_DB === '' ? undefined : resolve(env.ANALYTICS_COUNTRY_DB),
+    analyticsRetentionDays: env.ANALYTICS_RETENTION_DAYS,
     logLevel: env.LOG_LEVEL
   }
 }

@@ -6,6 +6,7 @@ import resetRoutes from './reset.js'
 import trackAdminRoutes from './tracks.js'
 import backupRoutes from './backup.js'
 import tokenRoutes from './token.js'
+import historyRoutes from './history.js'
 
 const UNAUTHORIZED = 401
 const REALM = 'Bearer realm="ephemeral-audio"'
@@ -46,6 +47,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   await fastify.register(trackAdminRoutes)
   await fastify.register(backupRoutes)
   await fastify.register(tokenRoutes)
+  await fastify.register(historyRoutes)
 }
 
 export default admin

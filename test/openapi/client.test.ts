@@ -326,6 +326,22 @@ t.test('disk trouble and files replaced under a request answer as documented', a
   app.tracks.isCurrent = isCurrent
 })
 
+t.test('getTrackHistory and getLibraryAnalytics', async t => {
+  const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }
+  t.equal((await api.POST('/degrade/{filename}', { ...file('a.wav'), body: { segment_index: 1 } })).response.status, 200)
+  const history = await api.GET('/tracks/{filename}/history', { ...admin, params: { path: { filename: 'a.wav' }, query: { bucket: 'hour' } } })
+  t.equal(history.response.status, 200)
+  const points: Schemas['TrackHistory'] = present(history.data)
+  t.ok(points.some(p => p.plays > 0), 'the play is in the history')
+  const analytics = await api.GET('/admin/analytics', { ...admin, params: { query: { top: 3 } } })
+  t.equal(analytics.response.status, 200)
+  const figures: Schemas['LibraryAnalytics'] = present(analytics.data)
+  t.ok(figures.totals.plays > 0)
+  t.equal((await api.GET('/admin/analytics', { ...admin, params: { query: { from: '2026-12-02T00:00:00Z', to: '2026-12-01T00:00:00Z' } } })).response.status, 400)
+  t.equal((await api.GET('/tracks/{filename}/history', { params: { path: { filename: 'a.wav' } } })).response.status, 401)
+  t.equal((await api.GET('/tracks/{filename}/history', { ...admin, params: { path: { filename: 'missing.wav' } } })).response.status, 404)
+})
+
 // Last: what the calls above saw.
 
 t.test('every response matched the document: status, media type, and no undeclared field', async t => {
