@@ -14,6 +14,8 @@ export interface TestAppOptions {
   tracks?: Record<string, TestWavOptions>
   /** Reuse folders (to restart a service on the same data). */
   dirs?: { audioDir: string, metadataDir: string }
+  /** The service's clock (ms since the epoch), for plays and listens at chosen times. */
+  clock?: () => number
 }
 
 export interface TestApp {
@@ -42,7 +44,8 @@ export async function buildTestApp (t: Test, options: TestAppOptions = {}): Prom
       LOG_LEVEL: 'silent',
       CHECKPOINT_INTERVAL: 3600,
       ...options.env
-    }
+    },
+    ...(options.clock === undefined ? {} : { clock: options.clock })
   })
   t.teardown(async () => {
     await app.close()

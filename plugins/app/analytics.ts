@@ -9,6 +9,7 @@ import { bundledCountryDatabase, countryResolver, loadCountryDatabase, type Coun
 import type { PlayRecord } from '../../lib/play-journal.js'
 import { sum } from '../../lib/track-figures.js'
 import type { Track } from './track-store.js'
+import { clientIp } from '../external/rate-limit.js'
 
 /** How often raw events past ANALYTICS_RETENTION_DAYS (and yesterday's listener keys) are pruned. */
 const PRUNE_EVERY_MS = 3_600_000
@@ -98,12 +99,13 @@ export default fp(async function analyticsPlugin (fastify) {
     listen (track: Track, request: FastifyRequest) {
       const at = clock()
       const userAgent = request.headers['user-agent'] ?? ''
-      const country = countryOf(request.ip, request.headers)
+      const address = clientIp(request, config.trustProxy)
+      const country = countryOf(address, request.headers)
       recorder.listen({
         trackId: track.id,
         filename: track.filename,
         at,
-        listener: keys.keyOf(request.ip, userAgent, at),
+        listener: keys.keyOf(address, userAgent, at),
         ...(country === undefined ? {} : { country }),
         before: beforeOf(track)
       })

@@ -23,14 +23,19 @@ export default fp(async function rateLimitPlugin (fastify) {
  * whatever the client claimed and cannot be trusted.
  */
 export function clientAddress (request: FastifyRequest, trustProxy: boolean): string {
+  // As the plugin's own key does: one IPv6 client usually holds a whole subnet.
+  return normalizeIP(clientIp(request, trustProxy))
+}
+
+/** The client's own address: the one the trusted proxy appended last, else the peer's. */
+export function clientIp (request: FastifyRequest, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = request.headers['x-forwarded-for']
     const value = Array.isArray(forwarded) ? forwarded.at(-1) : forwarded
     const last = value?.split(',').at(-1)?.trim()
-    if (last) return normalizeIP(last)
+    if (last) return last
   }
-  // As the plugin's own key does: one IPv6 client usually holds a whole subnet.
-  return normalizeIP(request.ip)
+  return request.ip
 }
 
 const ONE_SECOND = 1000
