@@ -9,7 +9,6 @@ const admin = { authorization: `Bearer ${TOKEN}` }
 // Monday 30 November 2026, 22:50 UTC: plays cross an hour and a day boundary below.
 const START = Date.UTC(2026, 10, 30, 22, 50)
 const MIN = 60_000
-const HOUR = 3_600_000
 const DAY = 86_400_000
 
 /** An app whose clock the test moves. */
