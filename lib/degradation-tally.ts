@@ -11,7 +11,10 @@ export class DegradationTally {
   private partialPlays = 0
   private silentSegments = 0
 
-  constructor (counts: readonly number[], readonly ratePercent: number) {
+  readonly ratePercent: number
+
+  constructor (counts: readonly number[], ratePercent: number) {
+    this.ratePercent = ratePercent
     for (const n of counts) this.add(n, 1)
   }
 

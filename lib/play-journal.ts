@@ -99,7 +99,12 @@ function closedError (): Error {
 class Generation {
   private closing: Promise<void> | undefined
 
-  constructor (readonly number: number, readonly ready: Promise<JournalFile>) {
+  readonly number: number
+  readonly ready: Promise<JournalFile>
+
+  constructor (number: number, ready: Promise<JournalFile>) {
+    this.number = number
+    this.ready = ready
     ready.catch(noop) // awaited by whichever batch uses it; an unused failure is not an error
   }
 
@@ -140,12 +145,12 @@ export class PlayJournal {
   private closing: Promise<void> | undefined
   private nextNumber: number
 
-  private constructor (
-    private readonly dir: string,
-    firstGeneration: number,
-    private readonly createFile: (path: string) => Promise<JournalFile>,
-    onCommit?: CommitObserver
-  ) {
+  private readonly dir: string
+  private readonly createFile: (path: string) => Promise<JournalFile>
+
+  private constructor (dir: string, firstGeneration: number, createFile: (path: string) => Promise<JournalFile>, onCommit?: CommitObserver) {
+    this.dir = dir
+    this.createFile = createFile
     this.onCommit = onCommit
     this.nextNumber = firstGeneration
     this.current = this.startGeneration()

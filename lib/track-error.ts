@@ -1,7 +1,14 @@
 /** An expected failure with an HTTP status, for the error handler to render. */
 export class TrackError extends Error {
-  constructor (readonly statusCode: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+  readonly statusCode: number
+  readonly code: string
+  readonly headers: Record<string, string>
+
+  constructor (statusCode: number, code: string, message: string, headers: Record<string, string> = {}) {
     super(message)
+    this.statusCode = statusCode
+    this.code = code
+    this.headers = headers
   }
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import type { Test } from 'tap'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startService } from './service-process.js'
+import { sourceLoader, startService } from './service-process.js'
 import { writeTestWav } from './fixtures/wav-fixtures.js'
 import { buildTestApp } from './helper.js'
 import { expectedSegment, readMetadata, readSegment } from './segment-io.js'
@@ -20,7 +20,7 @@ async function folders (t: Test) {
 }
 
 t.test('a bad environment variable stops the service at boot with a message naming it', async t => {
-  const loader = process.execArgv.filter(a => a.includes('@tapjs/typescript'))
+  const loader = sourceLoader()
   const server = fileURLToPath(new URL('../server.ts', import.meta.url))
   const run = spawnSync(process.execPath, [...loader, server], { env: { PATH: process.env.PATH, PORT: '99999' }, encoding: 'utf8', timeout: 90_000 })
   t.equal(run.status, 1)

@@ -5,6 +5,11 @@ import { createInterface } from 'node:readline'
 
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url))
 
+/** Node arguments that run the TypeScript sources as the tests do (type stripping, `.js` imports mapped to `.ts`). */
+export function sourceLoader (): string[] {
+  return [`--import=${fileURLToPath(new URL('./ts-resolve.mjs', import.meta.url))}`]
+}
+
 export interface ServiceProcess {
   child: ChildProcess
   url: string
@@ -18,8 +23,7 @@ export interface ServiceProcess {
  * TypeScript loader tap runs this test with. Resolves once it listens.
  */
 export async function startService (env: Record<string, string>): Promise<ServiceProcess> {
-  const loader = process.execArgv.filter(a => a.includes('@tapjs/typescript'))
-  if (loader.length === 0) throw new Error('run under tap: the TypeScript loader is taken from its execArgv')
+  const loader = sourceLoader()
   const child = spawn(process.execPath, [...loader, SERVER], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', DEMO_TRACK: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -339,8 +339,15 @@ class FileRangeStream extends Readable {
   private destinations = 0
   private response: ServerResponse | undefined
 
-  constructor (private readonly file: OpenFile, private readonly range: ByteRange, private readonly chunk: number) {
+  private readonly file: OpenFile
+  private readonly range: ByteRange
+  private readonly chunk: number
+
+  constructor (file: OpenFile, range: ByteRange, chunk: number) {
     super({ highWaterMark: 0 })
+    this.file = file
+    this.range = range
+    this.chunk = chunk
     this.position = range.start
   }
 

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { sourceLoader } from '../service-process.js'
 import { PlayJournal, type JournalFile, type PlayRecord } from '../../lib/play-journal.js'
 
 const play = (segment: number, count = 1, track = 'song'): PlayRecord => ({ track, segment, count })
@@ -297,7 +298,7 @@ t.test('short writes are continued until the whole batch is on disk', async t =>
 
 t.test('every acknowledged play survives a SIGKILL of the writing process', async t => {
   const dir = t.testdir()
-  const tsLoader = process.execArgv.filter(a => a.includes('@tapjs/typescript'))
+  const tsLoader = sourceLoader()
   const writer = fileURLToPath(new URL('../fixtures/journal-writer.ts', import.meta.url))
   const child = spawn(process.execPath, [...tsLoader, writer, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise(resolve => child.on('exit', resolve))

@@ -75,7 +75,10 @@ export class ResponseChecker {
   readonly problems: string[] = []
   private readonly byRoute = new Map<string, Operation>()
 
-  private constructor (readonly doc: OpenApiDocument) {
+  readonly doc: OpenApiDocument
+
+  private constructor (doc: OpenApiDocument) {
+    this.doc = doc
     for (const op of operationsOf(doc)) this.byRoute.set(`${op.method.toUpperCase()} ${op.path}`, op)
   }
 
