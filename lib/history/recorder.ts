@@ -32,6 +32,11 @@ export class HistoryRecorder {
   dropped = 0
   failures = 0
 
+  /** Events noted and not yet handed to the history. */
+  get pending (): number {
+    return this.plays.length + this.listens.length
+  }
+
   constructor (options: RecorderOptions) {
     this.history = options.history
     this.log = options.log

@@ -25,7 +25,11 @@ export interface Analytics {
   flush: () => Promise<void>
   /** Run a query after everything noted so far is in the database. */
   query: <T>(work: (history: AsyncHistory) => Promise<T>) => Promise<T>
+  /** For /metrics: events waiting, batches the database refused, events dropped while it refused. */
+  stats: () => HistoryStats
 }
+
+export interface HistoryStats { pending: number, failures: number, dropped: number }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -43,7 +47,8 @@ const OFF: Analytics = {
   listen: () => {},
   replayed: () => {},
   flush: async () => {},
-  query: async () => { throw new Error('analytics are off') }
+  query: async () => { throw new Error('analytics are off') },
+  stats: () => ({ pending: 0, failures: 0, dropped: 0 })
 }
 
 /**
@@ -116,7 +121,8 @@ export default fp(async function analyticsPlugin (fastify) {
       }
     },
     flush: async () => await recorder.flush(),
-    query: async <T>(work: (h: AsyncHistory) => Promise<T>) => await recorder.after(work)
+    query: async <T>(work: (h: AsyncHistory) => Promise<T>) => await recorder.after(work),
+    stats: () => ({ pending: recorder.pending, failures: recorder.failures, dropped: recorder.dropped })
   })
 
   // Closed after the degrader's last checkpoint, which saves the last plays into it.

@@ -6,6 +6,7 @@ import { overallDegradation } from '../../lib/track-figures.js'
 import type { TrackStore } from './track-store.js'
 import type { TrackCache } from './track-cache.js'
 import type { Degrader } from './degrader.js'
+import type { HistoryStats } from './analytics.js'
 
 export const METRIC_PREFIX = 'ephemeral_audio_'
 /** The route label of a request no route matched (404s): raw URLs would make the label set unbounded. */
@@ -25,6 +26,7 @@ interface MetricsDeps {
   degrader: Degrader
   journal: PlayJournal
   ratePercent: number
+  history?: () => HistoryStats
 }
 
 /**
@@ -86,6 +88,26 @@ export function createMetrics (deps: MetricsDeps) {
     }
   })
 
+  const history = deps.history ?? (() => ({ pending: 0, failures: 0, dropped: 0 }))
+  new Gauge({ // eslint-disable-line no-new -- registered; read at scrape time
+    name: name('history_pending_events'),
+    help: 'Plays and listens noted and not yet written to the listening history (written about once a second)',
+    registers,
+    collect () { this.set(history().pending) }
+  })
+  new Counter({ // eslint-disable-line no-new -- registered; read at scrape time
+    name: name('history_write_failures_total'),
+    help: 'Batches the listening history database refused (kept and tried again); alert when it rises',
+    registers,
+    collect () { this.reset(); this.inc(history().failures) }
+  })
+  new Counter({ // eslint-disable-line no-new -- registered; read at scrape time
+    name: name('history_dropped_events_total'),
+    help: 'Events the listening history lost because its database refused writes for too long',
+    registers,
+    collect () { this.reset(); this.inc(history().dropped) }
+  })
+
   const onPlay = (): void => { plays.inc() }
   const onCheckpoint = ({ seconds }: { seconds: number }): void => { checkpointDuration.observe(seconds) }
   degrader.events.on('play', onPlay)
@@ -135,9 +157,9 @@ declare module 'fastify' {
 }
 
 export default fp(async function metricsPlugin (fastify) {
-  const { tracks, trackCache, degrader, journalLeftovers, config } = fastify
-  const metrics = createMetrics({ tracks, trackCache, degrader, journal: journalLeftovers.journal, ratePercent: config.degradationRate })
+  const { tracks, trackCache, degrader, journalLeftovers, config, analytics } = fastify
+  const metrics = createMetrics({ tracks, trackCache, degrader, journal: journalLeftovers.journal, ratePercent: config.degradationRate, history: analytics.stats })
   fastify.decorate('metrics', metrics)
   fastify.addHook('onResponse', async (request, reply) => { metrics.observeResponse(request, reply) })
   fastify.addHook('onClose', async () => { metrics.detach() })
-}, { name: 'metrics', dependencies: ['config', 'track-store', 'track-cache', 'degrader'] })
+}, { name: 'metrics', dependencies: ['config', 'track-store', 'track-cache', 'degrader', 'analytics'] })

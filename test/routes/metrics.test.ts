@@ -27,6 +27,9 @@ const EXPECTED: Array<[string, string]> = [
   ['ephemeral_audio_events_clients', 'gauge'],
   ['ephemeral_audio_tracks', 'gauge'],
   ['ephemeral_audio_track_overall_degradation', 'gauge'],
+  ['ephemeral_audio_history_pending_events', 'gauge'],
+  ['ephemeral_audio_history_write_failures_total', 'counter'],
+  ['ephemeral_audio_history_dropped_events_total', 'counter'],
   ['process_cpu_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
   ['process_open_fds', 'gauge'],
@@ -107,6 +110,8 @@ t.test('counters and histograms move when they should', async t => {
   }
   const afterPlays = await until(text => count(text, 'ephemeral_audio_degrade_duration_seconds_count') - count(before, 'ephemeral_audio_degrade_duration_seconds_count') >= 3)
   t.equal(count(afterPlays, 'ephemeral_audio_plays_total') - count(before, 'ephemeral_audio_plays_total'), 3, 'plays_total rose by 3')
+  await app.analytics.flush()
+  t.equal(count(await scrape(), 'ephemeral_audio_history_pending_events'), 0, 'the plays are in the history')
   t.equal(count(afterPlays, 'ephemeral_audio_degrade_duration_seconds_count') - count(before, 'ephemeral_audio_degrade_duration_seconds_count'), 3, 'three plays timed')
   const commits = count(afterPlays, 'ephemeral_audio_journal_commit_seconds_count') - count(before, 'ephemeral_audio_journal_commit_seconds_count')
   t.ok(commits >= 1 && commits <= 3, `journal commits observed (${commits})`)
