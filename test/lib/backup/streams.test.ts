@@ -159,7 +159,7 @@ t.test('createBackupStream', async t => {
     await new Promise(resolve => setTimeout(resolve, 200))
     t.ok(source.pulled < 4 * MiB, `${(source.pulled / MiB).toFixed(2)} MiB of ${size / MiB} pulled while the reader waits`)
     output.destroy()
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await until(() => source.destroyed && listingClosed)
     t.ok(source.destroyed, 'an early end closes the pristine copy')
     t.ok(listingClosed, 'and the listing')
   })
@@ -175,9 +175,11 @@ t.test('createBackupStream', async t => {
       return stream
     }
     let listingClosed = false
+    let atGate = false
     const entries = (async function * (): AsyncGenerator<BackupEntry> {
       try {
         yield { ...a, pristine: open(a) }
+        atGate = true
         await gate
         yield { ...b, pristine: open(b) }
       } finally {
@@ -186,10 +188,11 @@ t.test('createBackupStream', async t => {
     })()
     const output = createBackupStream(entries, { serviceVersion: '2.0.0' })
     output.resume()
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await until(() => atGate)
     output.destroy()
     gateOpen()
-    await new Promise(resolve => setTimeout(resolve, 50))
+    // Polled rather than slept: on a loaded machine a fixed 50 ms was not always enough.
+    await until(() => listingClosed && opened.length === 2 && opened.every(stream => stream.destroyed))
     t.equal(opened.length, 2, 'the caller opened both')
     t.ok(opened.every(stream => stream.destroyed), 'both are closed')
     t.equal(opened[1]?.bytesRead, 0, 'nothing of the second was read')
@@ -213,3 +216,8 @@ t.test('createBackupStream', async t => {
     t.same([...files.keys()], ['a.wav', 'b.wav'])
   })
 })
+
+/** Resolves once `done()` holds (checked every 5 ms), or after 10 s, leaving the assertions to say what is wrong. */
+async function until (done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 10_000; waited += 5) await new Promise(resolve => setTimeout(resolve, 5))
+}
