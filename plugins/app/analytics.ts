@@ -17,6 +17,8 @@ const PRUNE_EVERY_MS = 3_600_000
 export interface Analytics {
   /** False with ANALYTICS=off: nothing is recorded and the history routes answer 404. */
   readonly enabled: boolean
+  /** Why the history is not being recorded although ANALYTICS=on (its database cannot be opened); the routes answer 503. */
+  readonly unavailable?: string
   /** Note a listen of `track` by the client of `request`. */
   listen: (track: Track, request: FastifyRequest) => void
   /** Plays of `track` the journal replayed at start-up (acknowledged before a stop, maybe never recorded). */
@@ -64,7 +66,17 @@ export default fp(async function analyticsPlugin (fastify) {
     fastify.decorate('analytics', OFF)
     return
   }
-  const history = await openWorkerHistory(join(config.metadataDir, 'history.sqlite'))
+  const path = join(config.metadataDir, 'history.sqlite')
+  let history: AsyncHistory
+  try {
+    history = await openWorkerHistory(path)
+  } catch (err) {
+    // Plays matter more than their history: serve without it, and say why wherever it is asked for.
+    const reason = (err as Error).message
+    log.error({ err, path }, 'the listening history cannot be opened; the service runs without recording it')
+    fastify.decorate('analytics', { ...OFF, unavailable: reason })
+    return
+  }
   const recorder = new HistoryRecorder({ history, log })
   const keys = new ListenerKeys()
   let countryOf: CountryOf = () => undefined

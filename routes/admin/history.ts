@@ -14,6 +14,7 @@ const MAX_HOURLY_DAYS = 93
 const MAX_TOP = 10
 
 const offExample = { statusCode: 404, error: 'Not Found', message: 'Listening analytics are off (ANALYTICS=off): nothing is recorded', code: 'EA_ANALYTICS_OFF' }
+const unavailableExample = { statusCode: 503, error: 'Service Unavailable', message: 'The listening history is not being recorded: history database /data/metadata/history.sqlite: file is not a database. Move the file aside (the service starts a new one) or restore it from a backup, then restart.', code: 'EA_ANALYTICS_UNAVAILABLE' }
 const periodExample = { statusCode: 400, error: 'Bad Request', message: 'from (2026-12-01T00:00:00.000Z) must be before to (2026-11-01T00:00:00.000Z)', code: 'EA_BAD_PERIOD' }
 
 /** The period [from, to) of a query, in ms; `to` defaults to now and `from` to DEFAULT_DAYS before it. */
@@ -36,6 +37,9 @@ const history: FastifyPluginAsyncTypebox = async (fastify) => {
     403: errorResponse('Admin routes are disabled: ADMIN_TOKEN is not set', errorExamples.adminDisabled)
   }
   const requireAnalytics = (): void => {
+    if (analytics.unavailable !== undefined) {
+      throw new TrackError(503, 'EA_ANALYTICS_UNAVAILABLE', `The listening history is not being recorded: ${analytics.unavailable}. Move the file aside (the service starts a new one) or restore it from a backup, then restart.`)
+    }
     if (!analytics.enabled) throw new TrackError(404, 'EA_ANALYTICS_OFF', offExample.message)
   }
 
@@ -53,7 +57,8 @@ const history: FastifyPluginAsyncTypebox = async (fastify) => {
         200: jsonResponse('The points, oldest first', 'TrackHistory', historyExample()),
         400: errorResponse('A period that is not one, or too many hourly points', periodExample),
         ...adminErrors,
-        404: errorResponse('No such track, or analytics are off', errorExamples.trackNotFound)
+        404: errorResponse('No such track, or analytics are off', errorExamples.trackNotFound),
+        503: errorResponse('The history database cannot be opened (the service runs without it)', unavailableExample)
       }
     }
   }, async (request) => {
@@ -81,7 +86,8 @@ const history: FastifyPluginAsyncTypebox = async (fastify) => {
         200: jsonResponse('The figures', 'LibraryAnalytics', analyticsExample()),
         400: errorResponse('A period that is not one', periodExample),
         ...adminErrors,
-        404: errorResponse('Analytics are off', offExample)
+        404: errorResponse('Analytics are off', offExample),
+        503: errorResponse('The history database cannot be opened (the service runs without it)', unavailableExample)
       }
     }
   }, async (request) => {

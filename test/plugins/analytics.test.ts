@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readFile, readdir } from 'node:fs/promises'
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { buildTestApp, type TapTest, type TestApp } from '../helper.js'
@@ -194,4 +194,18 @@ t.test('odd periods and queries are refused in words', async t => {
   }
   t.equal((await app.inject({ url: '/admin/analytics' })).statusCode, 401, 'admin only')
   t.same((await app.inject({ url: '/tracks/a.wav/history?life=1000', headers: admin })).json(), [], 'a life that never was is empty')
+})
+
+t.test('a history file that is not a database: plays go on, the history routes say what is wrong', async t => {
+  const first = await clockedApp(t)
+  await first.app.close()
+  await writeFile(join(first.metadataDir, 'history.sqlite'), Buffer.alloc(8192, 'not a database '))
+  await rm(join(first.metadataDir, 'history.sqlite-wal'), { force: true })
+  const again = await buildTestApp(t, { dirs: { audioDir: first.audioDir, metadataDir: first.metadataDir }, env: { ADMIN_TOKEN: TOKEN, DEGRADE_RATE_LIMIT: 0 } })
+  t.equal((await playAt(again.app, 'a.wav', 0)).play_count, 1, 'the play is counted')
+  for (const url of ['/tracks/a.wav/history', '/admin/analytics']) {
+    const reply = await again.app.inject({ url, headers: admin })
+    t.equal(reply.statusCode, 503)
+    t.match(reply.json(), { code: 'EA_ANALYTICS_UNAVAILABLE', message: /not a database.*Move the file aside/ })
+  }
 })
