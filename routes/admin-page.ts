@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { loadPackageFiles, loadPublicFiles } from './public-files.js'
 
 const PAGE = 'admin.html'
-const ASSETS = ['admin.css', 'admin.js'] as const
+const ASSETS = ['admin.css', 'admin.js', 'admin-listening.css', 'admin-listening.js', 'admin-charts.js'] as const
 /** The Listening tab's charts: uPlot (MIT), served from here, as the policy allows nothing from elsewhere. */
 const VENDOR = { 'uplot.js': 'uplot/dist/uPlot.iife.min.js', 'uplot.css': 'uplot/dist/uPlot.min.css' } as const
 

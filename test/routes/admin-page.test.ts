@@ -37,7 +37,10 @@ t.test('the page is served with the admin routes off (they answer 403 when it ca
 
 t.test('its script and style sheet, beside the admin API, which still needs the token', async t => {
   const { app } = await buildTestApp(t, { env: { ADMIN_TOKEN } })
-  for (const [name, type] of [['admin.js', /^text\/javascript/], ['admin.css', /^text\/css/]] as const) {
+  for (const [name, type] of [
+    ['admin.js', /^text\/javascript/], ['admin.css', /^text\/css/],
+    ['admin-listening.js', /^text\/javascript/], ['admin-charts.js', /^text\/javascript/], ['admin-listening.css', /^text\/css/]
+  ] as const) {
     const res = await app.inject(`/admin/${name}`)
     t.equal(res.statusCode, 200, name)
     t.match(res.headers['content-type'], type)
@@ -81,6 +84,9 @@ t.test('uPlot\'s script and style sheet are served from the service, with their 
   }
   t.equal((await app.inject('/admin/vendor/uPlot.esm.js')).statusCode, 404, 'only those two files')
   t.equal((await app.inject('/admin/vendor/../../package.json')).statusCode, 404)
+  const html = await publicFile('admin.html')
+  t.match(html, '<script src="admin/vendor/uplot.js" defer></script>', 'the page loads the script from the service')
+  t.match(html, '<link rel="stylesheet" href="admin/vendor/uplot.css">')
 })
 
 t.test('the page routes are not in the OpenAPI document', async t => {
@@ -101,4 +107,8 @@ t.test('the page uses only relative URLs, no third-party code, and sends the tok
   t.match(js, /sessionStorage/, 'the token is kept for the tab only')
   t.notMatch(js, /localStorage/)
   t.match(js, /Bearer \$\{/)
+  const listening = await publicFile('admin-listening.js')
+  for (const api of ['admin/analytics', 'tracks/', 'stats/']) t.match(listening, new RegExp(`\`${api}`), `the Listening tab calls ${api} relative to the page`)
+  t.notMatch(listening, /api\([^)]*['`]\//, 'no request to an absolute path')
+  t.notMatch(listening + await publicFile('admin-charts.js'), /fetch\(|innerHTML|\.setAttribute\('style'/, 'calls go through admin.js; no markup or style attributes from strings')
 })
