@@ -14,6 +14,8 @@ export interface TestAppOptions {
   tracks?: Record<string, TestWavOptions>
   /** Reuse folders (to restart a service on the same data). */
   dirs?: { audioDir: string, metadataDir: string }
+  /** The app's clock (milliseconds since the epoch), for the times plays and listens are recorded at. */
+  clock?: () => number
 }
 
 export interface TestApp {
@@ -42,7 +44,8 @@ export async function buildTestApp (t: Test, options: TestAppOptions = {}): Prom
       LOG_LEVEL: 'silent',
       CHECKPOINT_INTERVAL: 3600,
       ...options.env
-    }
+    },
+    ...(options.clock === undefined ? {} : { clock: options.clock })
   })
   t.teardown(async () => {
     await app.close()
