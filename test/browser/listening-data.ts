@@ -1,5 +1,5 @@
 /**
- * A fortnight of listening, made through the API as listeners make it: each
+ * Weeks of listening, made through the API as listeners make it: each
  * listener opens a track (GET /stream, a listen) and plays its segments from
  * the start (POST /degrade, a play each), most stopping part way, some going
  * back to a favourite passage. The app's clock is moved to each event's time
@@ -83,12 +83,15 @@ export async function makeListening (app: TestApp['app'], setNow: (ms: number) =
   }
 
   // Oldest day first, as time goes: the listener keys are the day's.
+  const first = Math.max(...plan.days)
   for (const daysAgo of [...plan.days].sort((a, b) => b - a)) {
     const day = today - daysAgo * DAY_MS
     const weekend = [0, 6].includes(new Date(day).getUTCDay())
+    // Word spreads: about twice the listeners at the end as at the start.
+    const growth = 0.65 + 0.7 * (first - daysAgo) / first
     const visits: Array<{ track: PlannedTrack, at: number }> = []
     for (const track of plan.tracks) {
-      const listeners = Math.round(track.popularity * (weekend ? 1.5 : 1) * (0.5 + next()))
+      const listeners = Math.round(track.popularity * growth * (weekend ? 1.5 : 1) * (0.5 + next()))
       for (let n = 0; n < listeners; n++) visits.push({ track, at: day + weighted(HOURS, next()) * HOUR_MS + Math.floor(next() * 50) * 60_000 })
     }
     if (daysAgo === plan.party.daysAgo) {
