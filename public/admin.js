@@ -247,7 +247,7 @@ const listening = createListening({
   formatTime
 })
 
-/** Show one tab's panel (the Listening tab loads its figures the first time); #listening in the address reopens it. */
+/** Show one tab's panel (the Listening tab loads its figures afresh); #listening in the address reopens it. */
 function selectTab (id) {
   for (const tab of el.tabs) {
     const selected = tab.id === id
