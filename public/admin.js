@@ -1,4 +1,4 @@
-/* global document, sessionStorage, fetch, XMLHttpRequest, URL, URLSearchParams, confirm, setTimeout, clearTimeout */
+/* global document, sessionStorage, fetch, XMLHttpRequest, URL, URLSearchParams, confirm, setTimeout, clearTimeout, history, location */
 /**
  * The Ephemeral Audio admin page. Plain browser JavaScript, no dependencies.
  *
@@ -12,7 +12,10 @@
  * Each track's Decay panel chooses its engine and the engine's parameters
  * (GET engines gives them, as JSON Schema), with a preview (GET preview) of
  * the first seconds at a chosen number of plays, then PATCHes the track.
+ *
+ * The Listening tab (admin-listening.js) charts the listening history.
  */
+import { createListening } from './admin-listening.js'
 
 const TOKEN_KEY = 'ephemeral-audio.admin-token'
 const UNAUTHORIZED = 401
@@ -45,7 +48,8 @@ const el = {
   trackTemplate: byId('track-template'),
   uploadTemplate: byId('upload-template'),
   decayTemplate: byId('decay-template'),
-  paramTemplate: byId('param-template')
+  paramTemplate: byId('param-template'),
+  tabs: [byId('tab-library'), byId('tab-listening')]
 }
 
 /** How much audio a preview plays: the first seconds, enough to judge an engine. */
@@ -110,18 +114,26 @@ function say (text, kind = 'ok') {
 // ---------------------------------------------------------------- the API
 
 class ApiError extends Error {
-  constructor (status, message) {
+  /** `code` is the service's error code (EA_…), when it gave one. */
+  constructor (status, message, code = undefined) {
     super(message)
     this.status = status
+    this.code = code
+  }
+}
+
+function parsedError (body) {
+  try {
+    return JSON.parse(body)
+  } catch {
+    return null // not JSON: a proxy's page
   }
 }
 
 /** The service's own words for a refusal ({ message } of its JSON errors), else the HTTP status. */
 function problemOf (status, body) {
-  try {
-    const problem = JSON.parse(body)
-    if (typeof problem?.message === 'string') return problem.message
-  } catch { /* not JSON: a proxy's page */ }
+  const problem = parsedError(body)
+  if (typeof problem?.message === 'string') return problem.message
   return status === 0 ? 'the service could not be reached' : `HTTP ${status}`
 }
 
@@ -135,7 +147,9 @@ async function api (method, url, { json, token = state.token, checking = false }
     throw new ApiError(0, 'The service could not be reached: check the connection and try again.')
   }
   if (res.ok) return res
-  const error = new ApiError(res.status, problemOf(res.status, await res.text()))
+  const body = await res.text()
+  const code = parsedError(body)?.code
+  const error = new ApiError(res.status, problemOf(res.status, body), typeof code === 'string' ? code : undefined)
   if (res.status === UNAUTHORIZED && !checking) signOut(`Signed out: the service refused the token (${error.message}).`)
   throw error
 }
@@ -177,6 +191,7 @@ function showWorkspace () {
 function signOut (message = '') {
   sessionStorage.removeItem(TOKEN_KEY)
   state.token = null
+  listening.forget()
   el.workspace.hidden = true
   el.signOut.hidden = true
   el.login.hidden = false
@@ -202,6 +217,7 @@ async function signIn (token) {
   el.loginStatus.textContent = ''
   showWorkspace()
   await loadTracks()
+  selectTab(location.hash === '#listening' ? 'tab-listening' : 'tab-library')
   return true
 }
 
@@ -216,6 +232,46 @@ el.loginForm.addEventListener('submit', async (event) => {
 })
 
 el.signOut.addEventListener('click', () => signOut('Signed out.'))
+
+// ---------------------------------------------------------------- tabs
+
+/** Settled once the tracks were first listed (or could not be): the Listening tab names them. */
+let tracksListed
+const tracksReady = new Promise(resolve => { tracksListed = resolve })
+
+const listening = createListening({
+  api,
+  tracks: () => state.tracks,
+  tracksReady: () => tracksReady,
+  service: () => state.service,
+  formatTime
+})
+
+/** Show one tab's panel (the Listening tab loads its figures afresh); #listening in the address reopens it. */
+function selectTab (id) {
+  for (const tab of el.tabs) {
+    const selected = tab.id === id
+    tab.setAttribute('aria-selected', String(selected))
+    tab.tabIndex = selected ? 0 : -1
+    byId(tab.getAttribute('aria-controls')).hidden = !selected
+  }
+  if (id === 'tab-listening') listening.show()
+  else listening.hide()
+  history.replaceState(null, '', id === 'tab-listening' ? '#listening' : location.pathname + location.search)
+}
+
+for (const [i, tab] of el.tabs.entries()) {
+  tab.addEventListener('click', () => selectTab(tab.id))
+  // The tab list's keys: arrows move between tabs, as in the ARIA tabs pattern.
+  tab.addEventListener('keydown', (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key]
+    if (step === undefined) return
+    event.preventDefault()
+    const next = el.tabs[(i + step + el.tabs.length) % el.tabs.length]
+    selectTab(next.id)
+    next.focus()
+  })
+}
 
 // ---------------------------------------------------------------- tracks
 
@@ -244,9 +300,12 @@ async function loadTracks () {
     list = await (await api('GET', 'tracks')).json()
   } catch (error) {
     failed('Loading the tracks', error)
+    tracksListed()
     return
   }
   state.tracks = new Map(list.map(track => [track.filename, track]))
+  listening.tracksChanged()
+  tracksListed()
   el.list.replaceChildren(...list.map(trackRow))
   el.count.textContent = String(list.length)
   el.empty.hidden = list.length > 0

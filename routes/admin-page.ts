@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { loadPublicFiles } from './public-files.js'
+import { loadPackageFiles, loadPublicFiles } from './public-files.js'
 
 const PAGE = 'admin.html'
-const ASSETS = ['admin.css', 'admin.js'] as const
+const ASSETS = ['admin.css', 'admin.js', 'admin-listening.css', 'admin-listening.js', 'admin-charts.js'] as const
+/** The Listening tab's charts: uPlot (MIT), served from here, as the policy allows nothing from elsewhere. */
+const VENDOR = { 'uplot.js': 'uplot/dist/uPlot.iife.min.js', 'uplot.css': 'uplot/dist/uPlot.min.css' } as const
 
 /**
  * The artist's page: open, like any page, while everything it does goes
@@ -16,6 +18,7 @@ const ASSETS = ['admin.css', 'admin.js'] as const
  */
 const adminPage: FastifyPluginAsyncTypebox = async (fastify) => {
   const files = await loadPublicFiles([PAGE, ...ASSETS])
+  const vendor = await loadPackageFiles(VENDOR)
   const hide = { hide: true }
 
   fastify.get('/admin', { schema: { ...hide, summary: 'The admin page' } },
@@ -28,6 +31,10 @@ const adminPage: FastifyPluginAsyncTypebox = async (fastify) => {
   for (const name of ASSETS) {
     fastify.get(`/admin/${name}`, { schema: { ...hide, summary: `The admin page's ${name}` } },
       async (request, reply) => await files.serve(name, request.headers['if-none-match'], reply))
+  }
+  for (const name of Object.keys(VENDOR)) {
+    fastify.get(`/admin/vendor/${name}`, { schema: { ...hide, summary: `The admin page's ${name}` } },
+      async (request, reply) => await vendor.serve(name, request.headers['if-none-match'], reply))
   }
 }
 

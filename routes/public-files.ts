@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { evaluatePreconditions } from '../lib/conditional.js'
@@ -32,6 +33,15 @@ export interface PublicFiles {
   serve: (name: string, ifNoneMatch: string | undefined, reply: FastifyReply) => Promise<FastifyReply>
 }
 
+interface LoadedFile { body: Buffer, etag: string, type: string, page: boolean }
+
+async function loadFile (name: string, path: string): Promise<LoadedFile> {
+  const type = TYPES[extname(name)]
+  if (type === undefined) throw new Error(`${name}: not a page, script or style sheet`)
+  const body = await readFile(path)
+  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`, type, page: name.endsWith('.html') }
+}
+
 /**
  * A built-in page's files (HTML, CSS, JS in public/), read once at boot: a few
  * kilobytes, served from memory, revalidated on every load so a new version
@@ -39,14 +49,24 @@ export interface PublicFiles {
  */
 export async function loadPublicFiles (names: readonly string[]): Promise<PublicFiles> {
   const dir = publicDir(names[0] ?? '')
-  const files = new Map<string, { body: Buffer, etag: string, type: string, page: boolean }>()
-  for (const name of names) {
-    const type = TYPES[extname(name)]
-    if (type === undefined) throw new Error(`${name}: not a page, script or style sheet`)
-    const body = await readFile(`${dir}${name}`)
-    files.set(name, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`, type, page: name.endsWith('.html') })
-  }
+  const files = new Map<string, LoadedFile>()
+  for (const name of names) files.set(name, await loadFile(name, `${dir}${name}`))
+  return serving(files)
+}
 
+/**
+ * Files of installed packages a page uses (uPlot's script and style sheet),
+ * by the name they are served under: resolved as Node resolves imports, so
+ * from the sources and from dist/ alike, and read once at boot as public/'s.
+ */
+export async function loadPackageFiles (specifiers: Readonly<Record<string, string>>): Promise<PublicFiles> {
+  const require = createRequire(import.meta.url)
+  const files = new Map<string, LoadedFile>()
+  for (const [name, specifier] of Object.entries(specifiers)) files.set(name, await loadFile(name, require.resolve(specifier)))
+  return serving(files)
+}
+
+function serving (files: ReadonlyMap<string, LoadedFile>): PublicFiles {
   return {
     has: name => files.has(name),
     async serve (name, ifNoneMatch, reply) {

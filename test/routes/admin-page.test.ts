@@ -1,8 +1,11 @@
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { buildTestApp } from '../helper.js'
 
 const publicFile = async (name: string) => (await readFile(new URL(`../../public/${name}`, import.meta.url))).toString()
+const packageFile = async (specifier: string) => await readFile(createRequire(import.meta.url).resolve(specifier))
 const ADMIN_TOKEN = 'page-test-token'
 
 t.test('GET /admin serves the page, with no token, under a strict content security policy', async t => {
@@ -34,7 +37,10 @@ t.test('the page is served with the admin routes off (they answer 403 when it ca
 
 t.test('its script and style sheet, beside the admin API, which still needs the token', async t => {
   const { app } = await buildTestApp(t, { env: { ADMIN_TOKEN } })
-  for (const [name, type] of [['admin.js', /^text\/javascript/], ['admin.css', /^text\/css/]] as const) {
+  for (const [name, type] of [
+    ['admin.js', /^text\/javascript/], ['admin.css', /^text\/css/],
+    ['admin-listening.js', /^text\/javascript/], ['admin-charts.js', /^text\/javascript/], ['admin-listening.css', /^text\/css/]
+  ] as const) {
     const res = await app.inject(`/admin/${name}`)
     t.equal(res.statusCode, 200, name)
     t.match(res.headers['content-type'], type)
@@ -55,10 +61,38 @@ t.test('its script and style sheet, beside the admin API, which still needs the 
   t.equal(slash.headers.location, '../admin', 'relative, so it works behind a path prefix')
 })
 
+t.test('uPlot\'s script and style sheet are served from the service, with their types and ETags', async t => {
+  const { app } = await buildTestApp(t, { env: { ADMIN_TOKEN } })
+  for (const [name, specifier, type] of [
+    ['uplot.js', 'uplot/dist/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
+    ['uplot.css', 'uplot/dist/uPlot.min.css', 'text/css; charset=utf-8']
+  ] as const) {
+    const res = await app.inject(`/admin/vendor/${name}`)
+    const file = await packageFile(specifier)
+    t.equal(res.statusCode, 200, `${name}: no token needed, as for the page`)
+    t.equal(res.headers['content-type'], type)
+    t.same(res.rawPayload, file, 'the installed package\'s file, byte for byte')
+    t.equal(res.headers.etag, `"${createHash('sha256').update(file).digest('base64url').slice(0, 22)}"`, 'an ETag of its content')
+    t.equal(res.headers['cache-control'], 'no-cache')
+    t.equal(res.headers['x-content-type-options'], 'nosniff')
+    t.notOk(res.headers['content-security-policy'], 'the policy is the page\'s')
+    const again = await app.inject({ url: `/admin/vendor/${name}`, headers: { 'if-none-match': res.headers.etag as string } })
+    t.equal(again.statusCode, 304, 'revalidated for nothing')
+    t.equal(again.body, '')
+    const stale = await app.inject({ url: `/admin/vendor/${name}`, headers: { 'if-none-match': '"an-older-version"' } })
+    t.equal(stale.statusCode, 200, 'a changed file is sent again')
+  }
+  t.equal((await app.inject('/admin/vendor/uPlot.esm.js')).statusCode, 404, 'only those two files')
+  t.equal((await app.inject('/admin/vendor/../../package.json')).statusCode, 404)
+  const html = await publicFile('admin.html')
+  t.match(html, '<script src="admin/vendor/uplot.js" defer></script>', 'the page loads the script from the service')
+  t.match(html, '<link rel="stylesheet" href="admin/vendor/uplot.css">')
+})
+
 t.test('the page routes are not in the OpenAPI document', async t => {
   const { app } = await buildTestApp(t)
   const paths = Object.keys((app.swagger() as { paths: Record<string, unknown> }).paths)
-  t.same(paths.filter(p => p === '/admin' || p.startsWith('/admin/admin')), [])
+  t.same(paths.filter(p => p === '/admin' || p.startsWith('/admin/admin') || p.startsWith('/admin/vendor')), [])
   t.ok(paths.includes('/admin/token'), 'the token check is')
 })
 
@@ -73,4 +107,8 @@ t.test('the page uses only relative URLs, no third-party code, and sends the tok
   t.match(js, /sessionStorage/, 'the token is kept for the tab only')
   t.notMatch(js, /localStorage/)
   t.match(js, /Bearer \$\{/)
+  const listening = await publicFile('admin-listening.js')
+  for (const api of ['admin/analytics', 'tracks/', 'stats/']) t.match(listening, new RegExp(`\`${api}`), `the Listening tab calls ${api} relative to the page`)
+  t.notMatch(listening, /api\([^)]*['`]\//, 'no request to an absolute path')
+  t.notMatch(listening + await publicFile('admin-charts.js'), /fetch\(|innerHTML|\.setAttribute\('style'/, 'calls go through admin.js; no markup or style attributes from strings')
 })
