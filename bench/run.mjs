@@ -1,7 +1,7 @@
 // npm run bench: streaming, degradation, memory and start-up figures of the
 // compiled service on generated tracks in a temporary folder, next to
 // @fastify/static (and nginx when installed). See BENCHMARKS.md.
-import { chmod, mkdir, mkdtemp, readdir, rm, statfs, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, release, setPriority, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -20,6 +20,10 @@ const { values: args } = parseArgs({
     engine: { type: 'string', default: 'dropout' },
     // On a shared machine, a negative value (root only) lets other work disturb the figures less; children inherit it.
     nice: { type: 'string', default: process.env.BENCH_NICE ?? '0' },
+    // A listening history to start the degrade and upload cases with (copied to METADATA_DIR/history.sqlite),
+    // such as the 10-million-play one `npm run bench:history -- --keep FILE` fills. ANALYTICS=off in the
+    // environment (passed on to the service) turns the history off, to compare.
+    history: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false }
   }
 })
@@ -58,7 +62,7 @@ const results = {
     nginx: nginxPath() === undefined ? 'not installed' : 'installed',
     loadAverageAtStart: loadavg().map(n => round(n, 2))
   },
-  settings: { nice, seconds: SECONDS, warmupSeconds: 1, streamRounds: STREAM_ROUNDS, streamConnections: STREAM_CONNECTIONS, degradeConnections: DEGRADE_CONNECTIONS, degradeRate: DEGRADE_RATE, segmentSeconds: SEGMENT_SECONDS, engine: args.engine },
+  settings: { nice, seconds: SECONDS, warmupSeconds: 1, streamRounds: STREAM_ROUNDS, streamConnections: STREAM_CONNECTIONS, degradeConnections: DEGRADE_CONNECTIONS, degradeRate: DEGRADE_RATE, segmentSeconds: SEGMENT_SECONDS, engine: args.engine, analytics: process.env.ANALYTICS ?? 'on', history: args.history === undefined ? undefined : { file: args.history, mb: round((await stat(args.history)).size / 1e6, 1) } },
   streaming: undefined,
   degrade: undefined,
   memory: undefined,
@@ -91,17 +95,21 @@ await writeFile(join(RESULTS, 'latest.json'), json)
 printTable()
 console.log(`\nJSON: ${file}`)
 
-async function folders (name) {
+async function folders (name, { history = false } = {}) {
   const audioDir = join(work, name, 'audio')
   const metadataDir = join(work, name, 'metadata')
   await mkdir(audioDir, { recursive: true })
   await chmod(join(work, name), 0o755)
   await chmod(audioDir, 0o755)
+  if (history && args.history !== undefined) {
+    await mkdir(metadataDir, { recursive: true })
+    await copyFile(args.history, join(metadataDir, 'history.sqlite'))
+  }
   return { audioDir, metadataDir }
 }
 
 async function streamAndDegrade () {
-  const dirs = await folders('main')
+  const dirs = await folders('main', { history: true })
   const short = await writeTrack(join(dirs.audioDir, 'track-60s.wav'), { seconds: 60 })
   const long = only.has('degrade') ? await writeTrack(join(dirs.audioDir, 'track-60min.wav'), { seconds: 3600 }) : undefined
   log('tracks written; starting the service')
@@ -146,7 +154,7 @@ async function streamAndDegrade () {
 }
 
 async function uploadCase () {
-  const dirs = await folders('upload')
+  const dirs = await folders('upload', { history: true })
   const track = await writeTrack(join(dirs.audioDir, 'track-60s.wav'), { seconds: 60 })
   log('upload: encoding a 60-minute MP3 with ffmpeg')
   const mp3 = writeMp3(join(work, 'upload-60min.mp3'))
@@ -331,7 +339,8 @@ function printTable () {
   const header = ['figure', 'server / case', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', 'errors', 'CPU us/req', 'other load']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
   const line = cells => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
-  console.log(`\nEphemeral Audio bench (${results.machine.cores} x ${results.machine.cpu}, node ${results.machine.node}, load ${results.machine.loadAverageAtStart.join(' ')}), ${results.totalSeconds} s`)
+  const history = results.settings.history === undefined ? '' : `, starting with a ${results.settings.history.mb} MB history`
+  console.log(`\nEphemeral Audio bench (${results.machine.cores} x ${results.machine.cpu}, node ${results.machine.node}, load ${results.machine.loadAverageAtStart.join(' ')}), ${results.totalSeconds} s, ANALYTICS=${results.settings.analytics}${history}`)
   console.log('"CPU us/req": the server\'s CPU time (all its threads) per request; "other load": cores other processes used meanwhile.\n')
   console.log(line(header))
   console.log(widths.map(w => '-'.repeat(w)).join('  '))
