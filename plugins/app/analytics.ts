@@ -39,9 +39,15 @@ declare module 'fastify' {
   }
 }
 
+// Summed once per baseline (it changes only with a new identity), not once per play: a long track has thousands of segments.
+const befores = new WeakMap<readonly number[], number>()
+
 /** Plays the track had before its history began: the Flask service's counts for an adopted track, else none. */
 function beforeOf (track: Track): number {
-  return sum(track.meta.baseline_play_counts)
+  const baseline = track.meta.baseline_play_counts
+  let before = befores.get(baseline)
+  if (before === undefined) befores.set(baseline, before = sum(baseline))
+  return before
 }
 
 const OFF: Analytics = {
