@@ -226,8 +226,11 @@ export class SqliteHistory implements HistoryStore {
     const life = chain[query.back]
     if (life === undefined) return []
     const step = query.bucket === 'hour' ? HOUR_MS : DAY_MS
+    // Whole buckets at both ends: a day's listeners come from its whole-day rollup, so a day cut
+    // short by `to` would count listeners of hours it leaves out (more listeners than listens).
     const start = Math.floor(query.from / step) * step
-    const rows = this.sql.hours!.all(life, start, query.to) as Array<{ hour: number, plays: number, listens: number, listeners: number, overall: number | null }>
+    const end = Math.ceil(query.to / step) * step
+    const rows = this.sql.hours!.all(life, start, end) as Array<{ hour: number, plays: number, listens: number, listeners: number, overall: number | null }>
     let overall = (this.sql.overallBefore!.get(life, start) as { overall: number } | undefined)?.overall ?? null
     const points = new Map<number, HistoryPoint>()
     for (const r of rows) {
@@ -242,7 +245,7 @@ export class SqliteHistory implements HistoryStore {
       p.overall_degradation = overall
     }
     if (query.bucket === 'day') {
-      for (const d of this.sql.days!.all(life, start, query.to) as Array<{ day: number, listeners: number }>) {
+      for (const d of this.sql.days!.all(life, start, end) as Array<{ day: number, listeners: number }>) {
         const p = points.get(Number(d.day))
         if (p !== undefined) p.listeners = Number(d.listeners)
       }
