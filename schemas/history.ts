@@ -21,7 +21,7 @@ export const HistoryPointSchema = Type.Object({
 export const HistorySchema = Type.Array(HistoryPointSchema, {
   $id: 'TrackHistory',
   title: 'TrackHistory',
-  description: 'A track\'s plays, listens, listeners and degradation over time; buckets with nothing recorded are left out',
+  description: 'A track\'s plays, listens, listeners and degradation over time, by whole buckets (the first and last included whole where the period starts or ends within them); buckets with nothing recorded are left out',
   examples: [historyExample()]
 })
 
@@ -54,7 +54,7 @@ export const AnalyticsSchema = Type.Object({
     plays: Count('Segment plays', 8000),
     listens: Count('Listens', 95),
     listeners: Count('Distinct listeners across the library that day', 40)
-  }, { additionalProperties: false })),
+  }, { additionalProperties: false }), { description: 'Whole UTC days, the first and last included whole even where the period starts or ends within them (listeners are counted per day); `totals` are exact to the hour' }),
   countries: Type.Array(Type.Object({
     country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2', examples: ['GB'] }),
     listens: Count('Listens from it', 80)

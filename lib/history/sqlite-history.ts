@@ -277,11 +277,13 @@ export class SqliteHistory implements HistoryStore {
       `SELECT l.filename, l.started_at, l.before_plays, sum(h.plays) AS plays, sum(h.listens) AS listens
        FROM (${perLife}) h JOIN lives l USING (life)
        GROUP BY h.life ORDER BY plays DESC, listens DESC, l.life DESC LIMIT ?`, ...periods, top)
+    // Days are whole UTC days at both ends, as their listeners (one rollup per day) can only be.
+    const daysEnd = Math.ceil(to / DAY_MS) * DAY_MS
     const days = all<{ day: number, plays: number, listens: number }>(
       `SELECT (hour / ${DAY_MS}) * ${DAY_MS} AS day, sum(plays) AS plays, sum(listens) AS listens
-       FROM library_hourly WHERE hour >= ? AND hour < ? GROUP BY day ORDER BY day`, start, to)
+       FROM library_hourly WHERE hour >= ? AND hour < ? GROUP BY day ORDER BY day`, dayOf(from), daysEnd)
     const listeners = new Map(all<{ day: number, listeners: number }>(
-      'SELECT day, listeners FROM library_daily WHERE day >= ? AND day < ?', dayOf(from), to).map(r => [Number(r.day), Number(r.listeners)]))
+      'SELECT day, listeners FROM library_daily WHERE day >= ? AND day < ?', dayOf(from), daysEnd).map(r => [Number(r.day), Number(r.listeners)]))
     const countries = all<{ country: string, listens: number }>(
       `SELECT country, sum(listens) AS listens FROM countries_daily WHERE day >= ? AND day < ?
        GROUP BY country ORDER BY listens DESC, country`, dayOf(from), to)
