@@ -8,7 +8,7 @@
 // Imports the compiled modules, like the other bench scripts: npm run build first.
 import { createHash } from 'node:crypto'
 import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util'
 import { SqliteHistory } from '../dist/lib/history/sqlite-history.js'
 import { openWorkerHistory } from '../dist/lib/history/worker-history.js'
 import { DAY_MS, HOUR_MS, dayOf } from '../dist/lib/history/history-store.js'
+import { machine, round } from './lib/procs.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -56,7 +57,6 @@ const KNOWN_COUNTRY = 0.85
 const COUNTRIES = [['US', 30], ['DE', 12], ['GB', 10], ['FR', 8], ['BR', 6], ['JP', 5], ['NL', 4], ['CA', 4], ['SE', 3], ['IT', 3], ['ES', 3], ['PL', 2], ['AU', 2], ['MX', 2], ['IN', 2], ['KR', 1], ['AR', 1], ['CH', 1], ['NO', 1]]
 const RESULTS = fileURLToPath(new URL('results/', import.meta.url))
 
-const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
 const t0 = performance.now()
 const log = (...m) => console.error(`[history ${round((performance.now() - t0) / 1000, 0)}s]`, ...m)
 
@@ -202,15 +202,7 @@ const startedAt = new Date()
 const results = {
   label: args.label,
   startedAt: startedAt.toISOString(),
-  machine: {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGb: round(totalmem() / 2 ** 30, 1),
-    kernel: release(),
-    node: process.version,
-    sqlite: new DatabaseSync(':memory:').prepare('SELECT sqlite_version() AS v').get().v,
-    loadAverageAtStart: loadavg().map(n => round(n, 2))
-  },
+  machine: machine({ sqlite: new DatabaseSync(':memory:').prepare('SELECT sqlite_version() AS v').get().v }),
   settings: { plays: PLAYS, tracks: TRACKS, segments: SEGMENTS, days: DAYS, playsPerListen: PLAYS_PER_LISTEN, batch: BATCH, fillSynchronous: args.synchronous, reps: REPS, from: new Date(START).toISOString(), to: new Date(END).toISOString() }
 }
 

@@ -2,12 +2,12 @@
 // compiled service on generated tracks in a temporary folder, next to
 // @fastify/static (and nginx when installed). See BENCHMARKS.md.
 import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, release, setPriority, tmpdir, totalmem } from 'node:os'
+import { loadavg, setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { writeManyTracks, writeTrack } from './lib/tracks.mjs'
-import { memoryOf, nginxPath, round, startNginx, startPeer, startService, stop, stopAll } from './lib/procs.mjs'
+import { machine, memoryOf, nginxPath, round, startNginx, startPeer, startService, stop, stopAll } from './lib/procs.mjs'
 import { combine, manyStreams, measure, paced, randomSegment, randomSegmentBody, rangeRequest } from './lib/load.mjs'
 import { UPLOAD_ENV, uploadDuringPlays, writeMp3 } from './lib/upload.mjs'
 
@@ -53,15 +53,7 @@ const t0 = performance.now()
 const results = {
   label: args.label,
   startedAt: startedAt.toISOString(),
-  machine: {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGb: round(totalmem() / 2 ** 30, 1),
-    kernel: release(),
-    node: process.version,
-    nginx: nginxPath() === undefined ? 'not installed' : 'installed',
-    loadAverageAtStart: loadavg().map(n => round(n, 2))
-  },
+  machine: machine({ nginx: nginxPath() === undefined ? 'not installed' : 'installed' }),
   settings: { nice, seconds: SECONDS, warmupSeconds: 1, streamRounds: STREAM_ROUNDS, streamConnections: STREAM_CONNECTIONS, degradeConnections: DEGRADE_CONNECTIONS, degradeRate: DEGRADE_RATE, segmentSeconds: SEGMENT_SECONDS, engine: args.engine, analytics: process.env.ANALYTICS ?? 'on', history: args.history === undefined ? undefined : { file: args.history, mb: round((await stat(args.history)).size / 1e6, 1) } },
   streaming: undefined,
   degrade: undefined,

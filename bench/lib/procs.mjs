@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
+import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -209,4 +210,17 @@ export async function waitForQuiet (threshold = 0.3) {
 export function round (n, digits = 1) {
   const f = 10 ** digits
   return Math.round(n * f) / f
+}
+
+/** What every bench result records of the machine it ran on; `extra` names what that bench also depends on. */
+export function machine (extra = {}) {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: round(totalmem() / 2 ** 30, 1),
+    kernel: release(),
+    node: process.version,
+    ...extra,
+    loadAverageAtStart: loadavg().map(n => round(n, 2))
+  }
 }
