@@ -3,6 +3,7 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { buildTestApp, type TapTest, type TestApp } from '../helper.js'
+import { bundledCountryDatabase } from '../../lib/history/country.js'
 
 const TOKEN = 'analytics-test-token'
 const admin = { authorization: `Bearer ${TOKEN}` }
@@ -102,6 +103,20 @@ t.test('without TRUST_PROXY a client cannot claim a country; ANALYTICS_COUNTRY=o
   await app.analytics.flush()
   t.same((await app.inject({ url: '/admin/analytics?from=2026-11-01T00:00:00Z&to=2026-12-31T00:00:00Z', headers: admin })).json().countries,
     [{ country: 'US', listens: 1 }], 'no header: the bundled database knows the address')
+})
+
+t.test('ANALYTICS_COUNTRY_DB replaces the bundled database', async t => {
+  const countriesOf = async (env: Record<string, string | boolean>) => {
+    const { app } = await clockedApp(t, { TRUST_PROXY: true, ...env })
+    await listenAs(app, 'a.wav', { 'x-forwarded-for': '8.8.8.8' })
+    await app.analytics.flush()
+    return (await app.inject({ url: '/admin/analytics?from=2026-11-01T00:00:00Z&to=2026-12-31T00:00:00Z', headers: admin })).json().countries
+  }
+  t.same(await countriesOf({}), [{ country: 'US', listens: 1 }], 'the bundled database knows the address')
+  // The same package's IPv6-only file: an IPv4 listener has no country there.
+  const ipv6Only = bundledCountryDatabase().replace(/iptoasn-country\.mmdb$/, 'iptoasn-country-ipv6.mmdb')
+  t.same(await countriesOf({ ANALYTICS_COUNTRY_DB: ipv6Only }), [], 'the database named is the one used')
+  t.same(await countriesOf({ ANALYTICS_COUNTRY_DB: '/nonexistent/countries.mmdb' }), [], 'one that cannot be read: no country, and the service still runs')
 })
 
 t.test('ANALYTICS=off writes nothing and says so; plays are still counted', async t => {
