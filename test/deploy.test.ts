@@ -93,7 +93,7 @@ t.test('docker-compose.yml: every variable of the service is either fixed or pas
   const api = compose.services['ephemeral-audio']
   t.notOk(api.env_file, 'no env_file: it would pass AUDIO_DIR=./audio and the like into the container')
   const fixed = imageEnv(dockerfile)
-  t.same(Object.keys(fixed).filter(k => k in defaults).sort(), ['AUDIO_DIR', 'BACKUP_DIR', 'HOST', 'METADATA_DIR', 'PORT'])
+  t.same(Object.keys(fixed).filter(k => k in defaults).sort(), ['AUDIO_DIR', 'BACKUP_DIR', 'HOST', 'METADATA_DIR', 'NODE_DIR', 'PORT', 'SHARED_DIR'])
   t.equal(api.environment.TRUST_PROXY, 'true', 'fixed by compose: behind Caddy or on 127.0.0.1, one proxy is in front')
   for (const name of Object.keys(defaults).filter(name => name !== 'TRUST_PROXY')) {
     if (name in fixed) {

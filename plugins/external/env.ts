@@ -46,6 +46,10 @@ export function resolveConfig (env: Env) {
     analyticsCountry: env.ANALYTICS_COUNTRY === 'on',
     analyticsCountryDb: env.ANALYTICS_COUNTRY_DB === '' ? undefined : resolve(env.ANALYTICS_COUNTRY_DB),
     analyticsRetentionDays: env.ANALYTICS_RETENTION_DAYS,
+    store: env.STORE,
+    databaseUrl: env.DATABASE_URL,
+    sharedDir: resolve(env.SHARED_DIR),
+    nodeDir: resolve(env.NODE_DIR),
     logLevel: env.LOG_LEVEL
   }
 }
